@@ -1,0 +1,3 @@
+from gitmonkey.cli import main
+
+main()

@@ -1,0 +1,151 @@
+"""AWS access for one account during one sync: credentials, counted clients, shared calls.
+
+Credentials follow boto3's default chain, a named profile, or STS AssumeRole (with an
+external id). ``endpoint_url`` points every client at a moto server or LocalStack.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from gitmonkey.config import AccountConfig
+
+T = TypeVar("T")
+
+HOME_REGION = "us-east-1"
+
+
+class AccountSession:
+    """Thread-safe source of boto3 clients for one account.
+
+    Clients are cached per (service, region). Results of account-wide calls that several
+    technologies need (IAM's GetAccountAuthorizationDetails) are computed once via ``shared``.
+    """
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        max_attempts: int = 8,
+        connect_timeout: float = 10,
+        read_timeout: float = 60,
+        session_name: str = "gitmonkey",
+    ) -> None:
+        self.account = account
+        self._session_name = session_name
+        self._boto_config = BotoConfig(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            user_agent_extra="gitmonkey",
+        )
+        self._lock = threading.Lock()
+        self._session: boto3.Session | None = None
+        self._shared: dict[Any, _Shared] = {}
+
+    def _boto_session(self) -> boto3.Session:
+        with self._lock:
+            if self._session is None:
+                self._session = self._make_session()
+            return self._session
+
+    def _make_session(self) -> boto3.Session:
+        base = boto3.Session(profile_name=self.account.profile) if self.account.profile else boto3.Session()
+        if not self.account.role_arn:
+            return base
+        sts = base.client(
+            "sts", region_name=HOME_REGION, endpoint_url=self.account.endpoint_url, config=self._boto_config
+        )
+        params: dict[str, Any] = {"RoleArn": self.account.role_arn, "RoleSessionName": self._session_name}
+        if self.account.external_id:
+            params["ExternalId"] = self.account.external_id
+        creds = sts.assume_role(**params)["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    def client(self, service: str, region: str, calls: Counter[str] | None = None) -> Any:
+        """A new client for ``service`` in ``region``; every API call it makes is added to ``calls``."""
+        session = self._boto_session()
+        with self._lock:
+            client = session.client(
+                service,
+                region_name=region,
+                endpoint_url=self.account.endpoint_url,
+                config=self._boto_config,
+            )
+        if calls is not None:
+            def count(model: Any, **_: Any) -> None:
+                calls[f"{service}:{model.name}"] += 1
+
+            client.meta.events.register("before-call.*.*", count)
+        return client
+
+    def shared(self, key: Any, compute: Callable[[], T]) -> T:
+        """Run ``compute`` once per key for the whole sync; concurrent callers wait for it.
+
+        A failure is shared too: every slice that needed the result fails with the same error.
+        """
+        with self._lock:
+            entry = self._shared.get(key)
+            if entry is None:
+                entry = self._shared[key] = _Shared()
+                owner = True
+            else:
+                owner = False
+        if owner:
+            try:
+                entry.value = compute()
+            except BaseException as exc:
+                entry.error = exc
+            finally:
+                entry.done.set()
+        entry.done.wait()
+        if entry.error is not None:
+            raise entry.error
+        return entry.value
+
+    def enabled_regions(self) -> list[str]:
+        ec2 = self.client("ec2", HOME_REGION)
+        regions = ec2.describe_regions(AllRegions=False)["Regions"]
+        return sorted(r["RegionName"] for r in regions)
+
+
+class _Shared:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class SliceContext:
+    """What a watcher's ``list_items`` gets: the region to read and counted clients."""
+
+    def __init__(self, session: AccountSession, region: str) -> None:
+        self.session = session
+        self.region = region
+        self.account_id = session.account.id
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def client_region(self) -> str:
+        """The region to send calls to: global technologies use the home region."""
+        return HOME_REGION if self.region == "global" else self.region
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.session.client(service, region or self.client_region, self.calls)
+
+    def shared(self, key: Any, compute: Callable[[], T]) -> T:
+        return self.session.shared(key, compute)
+
+    @property
+    def api_calls(self) -> int:
+        return sum(self.calls.values())

@@ -1,0 +1,86 @@
+"""The core vocabulary shared by watchers, the store, the audit and the notifier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gitmonkey.aws import SliceContext
+
+GLOBAL_REGION = "global"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One AWS item as a watcher read it, before normalisation.
+
+    ``configuration`` holds JSON-able values (datetimes allowed: the normaliser turns them
+    into ISO-8601 UTC). Policy documents must already be decoded into objects.
+    """
+
+    technology: str
+    region: str
+    id: str
+    name: str
+    arn: str
+    configuration: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Technology:
+    """What a watcher module declares for one technology (e.g. ``iam.user``).
+
+    Paths are dotted JSON paths inside ``configuration`` where ``*`` matches any key or any
+    list element, e.g. ``AccessKeys.*.LastUsedDate``.
+
+    - ``ephemeral_paths``: values that change without a configuration change; removed.
+    - ``secret_paths``: values replaced by a keyed hash, so a change stays visible.
+    - ``unordered_paths``: lists whose order AWS does not define; sorted.
+    - ``iam_actions``: the read-only actions the watcher needs (for the documented policy).
+    - ``list_items``: reads every item of the technology in the slice's region. It must raise
+      on any failure: a partial result would be recorded as deletions.
+    """
+
+    name: str
+    is_global: bool
+    list_items: Callable[[SliceContext], Iterable[Item]]
+    description: str = ""
+    ephemeral_paths: tuple[str, ...] = ()
+    secret_paths: tuple[str, ...] = ()
+    unordered_paths: tuple[str, ...] = ()
+    iam_actions: tuple[str, ...] = ()
+
+    @property
+    def service(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def type(self) -> str:
+        return self.name.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class SliceKey:
+    """The unit of reading and of failure: one technology in one region of one account."""
+
+    account: str
+    region: str
+    technology: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}/{self.technology}"
+
+
+@dataclass
+class SliceResult:
+    key: SliceKey
+    items: list[Item] = field(default_factory=list)
+    error: str | None = None
+    api_calls: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
