@@ -1,3 +1,133 @@
-"""Placeholder: filled by its owner."""
+"""`gitmonkey sync`, `gitmonkey status` and `gitmonkey demo`."""
 
-commands: list = []
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gitmonkey.cli.common import EXIT_CONFIG, config_option, echo_json, fail, format_option, load
+from gitmonkey.config import ConfigError
+
+
+@click.command()
+@config_option
+@click.option("--account", "accounts", multiple=True, metavar="NAME", help="Only this account (repeatable).")
+@click.option("--technology", "technologies", multiple=True, metavar="TECH",
+              help="Only this technology, e.g. iam.role or 'ec2.*' (repeatable).")
+@click.option("--region", "regions", multiple=True, metavar="REGION",
+              help="Only this region; 'global' for IAM and S3 (repeatable).")
+@click.option("--allow-mass-delete", is_flag=True,
+              help="Record a slice even if more than half of its items disappeared.")
+@click.option("--progress/--no-progress", default=None, help="Progress lines on stderr (default: on a terminal).")
+@format_option("text", "json")
+def sync(config_path, accounts, technologies, regions, allow_mass_delete, progress, output_format) -> None:
+    """Read AWS and record every change as a commit in each account's repository.
+
+    \b
+    Example:
+      gitmonkey sync
+      gitmonkey sync --account prod --technology 'iam.*' --format json
+
+    Exit codes: 0 all slices synced, 1 error before syncing (lock held), 2 bad
+    configuration, 3 some slices failed (the others were recorded).
+    """
+    from gitmonkey.sync import run_sync
+
+    config = load(config_path)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    try:
+        report = run_sync(
+            config,
+            accounts=accounts,
+            technologies=technologies,
+            regions=regions,
+            allow_mass_delete=allow_mass_delete,
+            progress=(lambda msg: click.echo(msg, err=True)) if show_progress else None,
+        )
+    except ConfigError as exc:
+        fail(f"config error: {exc}", EXIT_CONFIG)
+    if output_format == "json":
+        echo_json(report.to_dict())
+    else:
+        click.echo(render_summary(report))
+    sys.exit(report.exit_code)
+
+
+def render_summary(report) -> str:
+    lines = []
+    for account in report.accounts:
+        if account.error:
+            lines.append(f"{account.account} ({account.account_id}): not synced: {account.error}")
+            continue
+        lines.append(
+            f"{account.account} ({account.account_id}): {account.items} items, "
+            f"{account.added + account.modified + account.deleted} changes "
+            f"({account.added} added, {account.modified} modified, {account.deleted} deleted), "
+            f"{len(account.commits)} commits, {account.api_calls} API calls, "
+            f"{len(account.failed_slices)} failed slices"
+        )
+        for s in account.failed_slices:
+            lines.append(f"  failed  {s.key.region:<15} {s.key.technology:<22} {s.error}")
+        for key, value in sorted(account.post_sync.items()):
+            if key.endswith("error"):
+                lines.append(f"  {key.replace('_', ' ')}: {value}")
+    lines.append(f"sync {report.sync_id} took {report.seconds:.1f}s")
+    return "\n".join(lines)
+
+
+@click.command()
+@config_option
+@click.option("--account", "accounts", multiple=True, metavar="NAME", help="Only this account (repeatable).")
+@format_option("text", "json")
+def status(config_path, accounts, output_format) -> None:
+    """Show when each slice last synced, which fail and which are stale.
+
+    \b
+    Example:
+      gitmonkey status --account prod
+    """
+    from gitmonkey.status import collect_status
+
+    config = load(config_path)
+    try:
+        entries = collect_status(config, accounts=accounts)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    if output_format == "json":
+        echo_json(entries)
+        return
+    for entry in entries:
+        head = (entry.get("head") or "")[:12]
+        click.echo(f"{entry['account']} ({entry['account_id']})  {entry['repository']}  {head}")
+        if not entry["synced"]:
+            click.echo("  never synced")
+            continue
+        for s in entry["slices"]:
+            flag = "FAILING" if s["failing"] else ("stale" if s["stale"] else "ok")
+            click.echo(f"  {flag:<8} {s['slice']:<40} {s['items'] or 0:>6} items  {s['age']}")
+            if s["last_error"]:
+                click.echo(f"           {s['last_error']}")
+        if entry.get("pending_notifications"):
+            click.echo(f"  {entry['pending_notifications']} notifications pending")
+
+
+@click.command()
+@click.argument("directory", required=False, default="gitmonkey-demo", type=click.Path(file_okay=False))
+def demo(directory: str) -> None:
+    """Run the whole loop against a simulated AWS account (moto), no credentials needed.
+
+    \b
+    Example:
+      gitmonkey demo /tmp/gitmonkey-demo
+    """
+    from gitmonkey.demo import run_demo
+
+    try:
+        run_demo(Path(directory), echo=click.echo)
+    except ModuleNotFoundError as exc:
+        fail(f"the demo needs moto: pip install 'gitmonkey[demo]' ({exc})")
+
+
+commands = [sync, status, demo]

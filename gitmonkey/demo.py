@@ -1,0 +1,224 @@
+"""`gitmonkey demo`: the whole loop against an in-process moto account, no AWS credentials.
+
+It creates a small account (IAM users, groups, roles and a policy, S3 buckets, security groups in
+two regions), syncs it (the baseline commit), makes a few risky changes (port 22 opened to the
+world, a bucket policy made public, a user deleted), syncs again, and shows what to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+ACCOUNT_ID = "123456789012"
+REGIONS = ("us-east-1", "eu-west-1")
+DEMO_MARKER = "# gitmonkey demo configuration"
+
+CONFIG_TEMPLATE = f"""{DEMO_MARKER} (written by `gitmonkey demo`; safe to delete)
+repos_dir: accounts
+accounts:
+  - name: demo
+    id: "{ACCOUNT_ID}"
+    regions: [{", ".join(REGIONS)}]
+"""
+
+Echo = Callable[[str], None]
+
+
+def _simulated_environment() -> None:
+    """Fake credentials and a lean moto, set before boto3 or moto build anything."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_SESSION_TOKEN": "demo",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+    }.items():
+        os.environ[key] = value
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def prepare_directory(directory: Path) -> Path:
+    """Create or reset the demo directory; refuse to touch a directory that is not a demo's."""
+    config_path = directory / "gitmonkey.yaml"
+    if directory.exists() and any(directory.iterdir()):
+        if not config_path.is_file() or not config_path.read_text(encoding="utf-8").startswith(DEMO_MARKER):
+            raise SystemExit(f"gitmonkey demo: {directory} exists and is not a gitmonkey demo directory")
+        shutil.rmtree(directory / "accounts", ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    return config_path
+
+
+def create_account() -> dict[str, str]:
+    """Populate the simulated account; returns ids the demo refers to later."""
+    import boto3
+
+    iam = boto3.client("iam")
+    iam.create_group(GroupName="developers")
+    iam.put_group_policy(
+        GroupName="developers",
+        PolicyName="read-code",
+        PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["codecommit:Get*", "codecommit:List*"], "Resource": "*"}],
+        }),
+    )
+    policy_arn = iam.create_policy(
+        PolicyName="s3-read-logs",
+        PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::demo-logs/*"}],
+        }),
+    )["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName="developers", PolicyArn=policy_arn)
+    for user in ("alice", "bob", "ci-deploy"):
+        iam.create_user(UserName=user, Tags=[{"Key": "team", "Value": "platform"}])
+    iam.add_user_to_group(GroupName="developers", UserName="alice")
+    iam.add_user_to_group(GroupName="developers", UserName="bob")
+    iam.create_login_profile(UserName="alice", Password="Demo-Passw0rd!")
+    iam.create_access_key(UserName="ci-deploy")
+    iam.create_access_key(UserName="bob")
+    iam.create_role(
+        RoleName="app-server",
+        AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}],
+        }),
+    )
+    iam.attach_role_policy(RoleName="app-server", PolicyArn=policy_arn)
+    iam.create_role(
+        RoleName="break-glass",
+        AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                           "Action": "sts:AssumeRole"}],
+        }),
+    )
+    iam.put_role_policy(
+        RoleName="break-glass",
+        PolicyName="admin",
+        PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }),
+    )
+
+    s3 = boto3.client("s3")
+    for bucket in ("demo-logs", "demo-data", "demo-website"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket="demo-logs", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket="demo-logs",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket="demo-data",
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False, "RestrictPublicBuckets": False,
+        },
+    )
+    s3.put_bucket_website(Bucket="demo-website", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+
+    ids: dict[str, str] = {}
+    for region in REGIONS:
+        ec2 = boto3.client("ec2", region_name=region)
+        vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        if region == "us-east-1":
+            web = ec2.create_security_group(GroupName="web", Description="public web tier", VpcId=vpc_id)["GroupId"]
+            ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                 "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "internet"}]}
+                for port in (80, 443)
+            ])
+            db = ec2.create_security_group(GroupName="db", Description="database tier", VpcId=vpc_id)["GroupId"]
+            ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": web}]}
+            ])
+            ec2.create_tags(Resources=[web, db], Tags=[{"Key": "env", "Value": "demo"}])
+            ids["web"] = web
+        else:
+            bastion = ec2.create_security_group(
+                GroupName="bastion", Description="ssh from the office", VpcId=vpc_id
+            )["GroupId"]
+            ec2.authorize_security_group_ingress(GroupId=bastion, IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}
+            ])
+    return ids
+
+
+def make_risky_changes(ids: dict[str, str]) -> None:
+    import boto3
+
+    boto3.client("ec2", region_name="us-east-1").authorize_security_group_ingress(
+        GroupId=ids["web"],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "temporary debugging"}]}],
+    )
+    boto3.client("s3").put_bucket_policy(
+        Bucket="demo-data",
+        Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+                           "Action": "s3:GetObject", "Resource": "arn:aws:s3:::demo-data/*"}],
+        }),
+    )
+    iam = boto3.client("iam")
+    for key in iam.list_access_keys(UserName="bob")["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName="bob", AccessKeyId=key["AccessKeyId"])
+    iam.remove_user_from_group(GroupName="developers", UserName="bob")
+    iam.delete_user(UserName="bob")
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "color.ui=never", *args],
+        check=True, capture_output=True, text=True,
+    ).stdout
+
+
+def run_demo(directory: Path, echo: Echo = print) -> Path:
+    _simulated_environment()
+    from moto import mock_aws
+
+    from gitmonkey.cli.sync_cmd import render_summary
+    from gitmonkey.config import load_config
+    from gitmonkey.sync import run_sync
+
+    directory = directory.resolve()
+    config_path = prepare_directory(directory)
+    config = load_config(config_path)
+    repo = config.repo_path(config.accounts[0])
+    with mock_aws():
+        ids = create_account()
+        echo(f"== 1. First sync of the simulated account {ACCOUNT_ID} (the baseline)")
+        echo(render_summary(run_sync(config)))
+        echo("\n== 2. Risky changes: port 22 opened to the world, a bucket made public, a user deleted")
+        make_risky_changes(ids)
+        second = run_sync(config)
+        echo(render_summary(second))
+    echo(f"\n== 3. The history, one commit per change:  git -C {repo} log --stat\n")
+    echo(_git(repo, "log", "--stat", "--format=%h %s", "-n", "8"))
+    echo(f"== 4. What changed in the web security group:  gitmonkey --config ... diff {ids['web']}\n")
+    sg_commit = _git(repo, "log", "-n1", "--format=%H", "--grep", f"{ids['web']}", "--", "items/").strip()
+    echo(_git(repo, "show", "--format=%s%n%n%b", sg_commit))
+    issues_dir = repo / "issues"
+    if issues_dir.is_dir():
+        echo(f"== 5. Audit issues written by the post-commit audit:  gitmonkey --config {config_path} issues")
+        echo(_git(repo, "log", "-n3", "--format=%h %s", "--", "issues/"))
+    echo("Look further:")
+    echo(f"  cd {repo}")
+    echo("  git log --stat")
+    echo("  git log -p -- items/us-east-1/ec2/security_group/")
+    echo("  git log -S '0.0.0.0/0' --oneline")
+    echo(f"  gitmonkey history {ids['web']} --config {config_path}")
+    echo(f"  gitmonkey status --config {config_path}")
+    return repo

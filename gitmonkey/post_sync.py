@@ -1,0 +1,114 @@
+"""What follows a sync's store phase: audit and notify over its range, then push.
+
+Nothing here may fail the sync: the history is already recorded, and each step records what it
+could not do so that the next run retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gitmonkey import events as ev
+from gitmonkey.config import AccountConfig, Config
+
+if TYPE_CHECKING:
+    from gitmonkey.store import AccountRepository
+    from gitmonkey.sync import AccountReport
+
+log = logging.getLogger(__name__)
+
+
+def sync_events(account: AccountConfig, report: AccountReport) -> list[ev.Event]:
+    """The sync's own events: failed slices and a summary."""
+    events = [
+        ev.Event(
+            kind=ev.SLICE_FAILED,
+            account=account.name,
+            account_id=account.id,
+            title=f"reading {s.key.technology} in {s.key.region} failed",
+            technology=s.key.technology,
+            region=s.key.region,
+            details={"error": s.error},
+        )
+        for s in report.failed_slices
+    ]
+    events.append(
+        ev.Event(
+            kind=ev.SYNC_SUMMARY,
+            account=account.name,
+            account_id=account.id,
+            title=(
+                f"sync of {account.name}: {report.added} added, {report.modified} modified, "
+                f"{report.deleted} deleted, {len(report.failed_slices)} failed slices"
+            ),
+            commit=report.commits[-1] if report.commits else None,
+            details={
+                "items": report.items,
+                "added": report.added,
+                "modified": report.modified,
+                "deleted": report.deleted,
+                "failed_slices": [str(s.key) for s in report.failed_slices],
+                "api_calls": report.api_calls,
+            },
+        )
+    )
+    return events
+
+
+def run(
+    repo: AccountRepository,
+    config: Config,
+    account: AccountConfig,
+    old_head: str | None,
+    report: AccountReport,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    new_head = repo.head()
+    extra = sync_events(account, report)
+    try:
+        from gitmonkey.hooks import run_after_sync
+    except ImportError:
+        run_after_sync = None
+    if run_after_sync is not None:
+        try:
+            result["audit"] = run_after_sync(
+                repo.path, config, account, old_head, new_head, extra_events=extra
+            )
+            extra = []
+        except Exception as exc:
+            log.exception("audit after sync failed")
+            result["audit_error"] = f"{type(exc).__name__}: {exc}"
+            say(f"{account.name}: audit failed (will be retried by the next sync): {exc}")
+    if extra:
+        result["notifications"] = _notify(repo, config, account, extra, say)
+    if account.remote:
+        try:
+            from gitmonkey.remote import push_after_sync
+
+            push_after_sync(repo, account)
+        except Exception as exc:
+            result["push_error"] = f"{type(exc).__name__}: {exc}"
+            say(f"{account.name}: push to {account.remote} failed: {exc}")
+    return result
+
+
+def _notify(
+    repo: AccountRepository, config: Config, account: AccountConfig, events: list[ev.Event],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    try:
+        from gitmonkey import notify
+    except ImportError:
+        return {}
+    if not config.notifications:
+        return {}
+    try:
+        notify.enqueue(repo.state_dir, account, events, config.notifications)
+        flushed = notify.flush(repo.state_dir, config.notifications)
+        return {"pending": notify.pending_count(repo.state_dir), "result": str(flushed)}
+    except Exception as exc:
+        say(f"{account.name}: notification failed (kept in the outbox): {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}"}

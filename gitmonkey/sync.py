@@ -1,0 +1,392 @@
+"""`gitmonkey sync`: read every slice of every account, record each change as a commit.
+
+Slices (account x region x technology) are read concurrently on a bounded pool; each account's
+repository is then updated in one fast-import batch: a baseline commit for slices seen for the
+first time, then one commit per added, modified or deleted item. A slice whose read failed, or
+whose item count collapsed suspiciously, keeps its files untouched (DESIGN invariant 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gitmonkey import commit_message
+from gitmonkey.aws import AccountSession, SliceContext
+from gitmonkey.config import AccountConfig, Config, ConfigError
+from gitmonkey.model import GLOBAL_REGION, SliceKey, Technology
+from gitmonkey.normalize import Normalized, normalize_item
+from gitmonkey.paths import item_path, slice_prefix
+from gitmonkey.store import AccountRepository, FileChange, PlannedCommit, RepositoryLocked
+from gitmonkey.store.state import EphemeralStore, SyncState, secret_key
+from gitmonkey.watchers import all_technologies
+
+log = logging.getLogger(__name__)
+
+MASS_DELETE_MIN_ITEMS = 10
+MASS_DELETE_FRACTION = 0.5
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SliceOutcome:
+    """One slice after reading: its normalised documents by path, or why it failed."""
+
+    key: SliceKey
+    documents: dict[str, Normalized] = field(default_factory=dict)
+    error: str | None = None
+    api_calls: int = 0
+    seconds: float = 0.0
+    ignored: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class AccountReport:
+    account: str
+    account_id: str
+    slices: list[SliceOutcome] = field(default_factory=list)
+    added: int = 0
+    modified: int = 0
+    deleted: int = 0
+    commits: list[str] = field(default_factory=list)
+    error: str | None = None
+    post_sync: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed_slices(self) -> list[SliceOutcome]:
+        return [s for s in self.slices if not s.ok]
+
+    @property
+    def items(self) -> int:
+        return sum(len(s.documents) for s in self.slices if s.ok)
+
+    @property
+    def api_calls(self) -> int:
+        return sum(s.api_calls for s in self.slices)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "account_id": self.account_id,
+            "error": self.error,
+            "items": self.items,
+            "added": self.added,
+            "modified": self.modified,
+            "deleted": self.deleted,
+            "commits": len(self.commits),
+            "head": self.commits[-1] if self.commits else None,
+            "api_calls": self.api_calls,
+            "slices": [
+                {
+                    "region": s.key.region,
+                    "technology": s.key.technology,
+                    "ok": s.ok,
+                    "error": s.error,
+                    "items": len(s.documents) if s.ok else None,
+                    "ignored": s.ignored,
+                    "api_calls": s.api_calls,
+                    "seconds": round(s.seconds, 3),
+                }
+                for s in self.slices
+            ],
+            "post_sync": self.post_sync,
+        }
+
+
+@dataclass
+class SyncReport:
+    sync_id: str
+    started: datetime
+    accounts: list[AccountReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if any(a.error for a in self.accounts):
+            return 1
+        if any(a.failed_slices for a in self.accounts):
+            return 3
+        return 0
+
+    def calls_per_item(self) -> dict[str, dict[str, float]]:
+        """API calls and items per technology, summed over accounts and regions."""
+        calls: Counter[str] = Counter()
+        items: Counter[str] = Counter()
+        for account in self.accounts:
+            for s in account.slices:
+                if s.ok:
+                    calls[s.key.technology] += s.api_calls
+                    items[s.key.technology] += len(s.documents)
+        return {
+            tech: {
+                "api_calls": calls[tech],
+                "items": items[tech],
+                "calls_per_item": round(calls[tech] / items[tech], 3) if items[tech] else None,
+            }
+            for tech in sorted(calls)
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sync_id": self.sync_id,
+            "started": self.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "seconds": round(self.seconds, 3),
+            "exit_code": self.exit_code,
+            "accounts": [a.to_dict() for a in self.accounts],
+            "technologies": self.calls_per_item(),
+        }
+
+
+def new_sync_id(now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+def select_technologies(config: Config, requested: Sequence[str] = ()) -> list[Technology]:
+    """The technologies to watch: the config's list (globs allowed) narrowed by ``requested``."""
+    import fnmatch
+
+    known = all_technologies()
+    chosen = list(known.values())
+    for patterns, origin in ((config.technologies, "technologies"), (requested or None, "--technology")):
+        if not patterns:
+            continue
+        for pattern in patterns:
+            if not fnmatch.filter(known, pattern):
+                raise ConfigError(
+                    f"{origin}: unknown technology {pattern!r}; known: {', '.join(sorted(known))}"
+                )
+        chosen = [t for t in chosen if any(fnmatch.fnmatchcase(t.name, p) for p in patterns)]
+    return chosen
+
+
+def select_accounts(config: Config, requested: Sequence[str] = ()) -> list[AccountConfig]:
+    if not requested:
+        return list(config.accounts)
+    return [config.account(name) for name in requested]
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'ClientError')}: {error.get('Message', str(exc))}"
+    if isinstance(exc, BotoCoreError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _AccountRun:
+    """The in-flight state of one account during a sync."""
+
+    def __init__(self, account: AccountConfig, config: Config) -> None:
+        self.account = account
+        self.config = config
+        self.report = AccountReport(account=account.name, account_id=account.id)
+        self.repo: AccountRepository | None = None
+        self.session = AccountSession(account, max_attempts=config.max_attempts)
+        self.key: bytes = b""
+        self.futures: list[Future[SliceOutcome]] = []
+
+
+def run_sync(
+    config: Config,
+    *,
+    accounts: Sequence[str] = (),
+    technologies: Sequence[str] = (),
+    regions: Sequence[str] = (),
+    allow_mass_delete: bool = False,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> SyncReport:
+    """Sync the selected accounts; never raises for AWS failures (they become failed slices)."""
+    started = now or datetime.now(UTC)
+    report = SyncReport(sync_id=new_sync_id(started), started=started)
+    clock = time.monotonic()
+    techs = select_technologies(config, technologies)
+    runs = [_AccountRun(a, config) for a in select_accounts(config, accounts)]
+    say = progress or (lambda _msg: None)
+
+    from contextlib import ExitStack
+
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=config.concurrency) as pool:
+        for run in runs:
+            report.accounts.append(run.report)
+            try:
+                run.repo = AccountRepository.open(
+                    config.repo_path(run.account),
+                    committer_name=config.committer_name,
+                    committer_email=config.committer_email,
+                )
+                stack.enter_context(run.repo.lock())
+            except RepositoryLocked as exc:
+                run.report.error = str(exc)
+                run.repo = None
+                continue
+            repaired = run.repo.recover()
+            if repaired:
+                say(f"{run.account.name}: recovered an interrupted sync ({', '.join(repaired[:3])})")
+            _pull_before(run, say)
+            run.key = secret_key(run.repo.state_dir)
+            run.futures = _submit_slices(pool, run, techs, regions, say)
+        for run in runs:
+            if run.repo is None:
+                continue
+            run.report.slices = [f.result() for f in run.futures]
+            _store(run, report.sync_id, started, allow_mass_delete, say)
+    report.seconds = time.monotonic() - clock
+    return report
+
+
+def _submit_slices(
+    pool: ThreadPoolExecutor,
+    run: _AccountRun,
+    techs: list[Technology],
+    regions: Sequence[str],
+    say: Progress,
+) -> list[Future[SliceOutcome]]:
+    global_techs = [t for t in techs if t.is_global]
+    regional_techs = [t for t in techs if not t.is_global]
+    wanted = set(regions)
+    futures: list[Future[SliceOutcome]] = []
+    if not wanted or GLOBAL_REGION in wanted:
+        futures += [pool.submit(_read_slice, run, t, GLOBAL_REGION, say) for t in global_techs]
+    if not regional_techs or wanted == {GLOBAL_REGION}:
+        return futures
+    try:
+        account_regions = list(run.account.regions or run.session.enabled_regions())
+    except Exception as exc:
+        error = f"listing the account's regions failed: {describe_error(exc)}"
+        failed: list[Future[SliceOutcome]] = []
+        for tech in regional_techs:
+            for region in sorted(wanted - {GLOBAL_REGION}) or ["*"]:
+                done: Future[SliceOutcome] = Future()
+                done.set_result(SliceOutcome(SliceKey(run.account.name, region, tech.name), error=error))
+                failed.append(done)
+        return futures + failed
+    if wanted:
+        account_regions = [r for r in account_regions if r in wanted]
+    for region in account_regions:
+        futures += [pool.submit(_read_slice, run, t, region, say) for t in regional_techs]
+    return futures
+
+
+def _read_slice(run: _AccountRun, tech: Technology, region: str, say: Progress) -> SliceOutcome:
+    key = SliceKey(run.account.name, region, tech.name)
+    outcome = SliceOutcome(key)
+    ctx = SliceContext(run.session, region)
+    clock = time.monotonic()
+    try:
+        for item in tech.list_items(ctx):
+            if any(rule.matches(item, run.account) for rule in run.config.ignore):
+                outcome.ignored += 1
+                continue
+            normalized = normalize_item(item, tech, account_id=run.account.id, secret_key=run.key)
+            path = item_path(item.region, item.technology, item.id)
+            if path in outcome.documents:
+                raise ValueError(f"two items map to {path}")
+            outcome.documents[path] = normalized
+    except Exception as exc:
+        outcome.documents = {}
+        outcome.error = describe_error(exc)
+        log.debug("slice %s failed", key, exc_info=True)
+    outcome.api_calls = ctx.api_calls
+    outcome.seconds = time.monotonic() - clock
+    if outcome.ok:
+        say(f"{key}: {len(outcome.documents)} items, {outcome.api_calls} calls")
+    else:
+        say(f"{key}: FAILED {outcome.error}")
+    return outcome
+
+
+def _pull_before(run: _AccountRun, say: Progress) -> None:
+    if not run.account.remote or run.repo is None:
+        return
+    try:
+        from gitmonkey.remote import pull_before_sync
+    except ImportError:
+        return
+    try:
+        pull_before_sync(run.repo, run.account)
+    except Exception as exc:
+        run.report.post_sync["pull_error"] = str(exc)
+        say(f"{run.account.name}: pull from {run.account.remote} failed: {exc}")
+
+
+def _store(
+    run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bool, say: Progress
+) -> None:
+    repo = run.repo
+    assert repo is not None
+    state = SyncState.load(repo.state_dir)
+    ephemeral = EphemeralStore.load(repo.state_dir)
+    head_blobs = repo.list_blobs("items/")
+    plan = commit_message.Plan(run.account, sync_id)
+    old_head = repo.head()
+
+    for outcome in run.report.slices:
+        region, tech = outcome.key.region, outcome.key.technology
+        if not outcome.ok:
+            state.record_failure(region, tech, outcome.error or "failed", when)
+            continue
+        prefix = slice_prefix(region, tech)
+        old = {p: sha for p, sha in head_blobs.items() if p.startswith(prefix)}
+        deleted = sorted(set(old) - set(outcome.documents))
+        if (
+            not allow_mass_delete
+            and len(old) >= MASS_DELETE_MIN_ITEMS
+            and len(deleted) > len(old) * MASS_DELETE_FRACTION
+        ):
+            outcome.error = (
+                f"refused: the read would delete {len(deleted)} of {len(old)} items; "
+                "run with --allow-mass-delete if this is real"
+            )
+            state.record_failure(region, tech, outcome.error, when)
+            say(f"{outcome.key}: {outcome.error}")
+            continue
+        baseline = not old and not state.has_succeeded(region, tech)
+        for path, doc in outcome.documents.items():
+            sha = repo.blob_sha(doc.content)
+            if path not in old:
+                plan.add(path, doc, baseline=baseline)
+            elif old[path] != sha:
+                plan.modify(path, doc, old[path])
+            ephemeral.update(path, doc.ephemeral)
+        for path in deleted:
+            plan.delete(path, old[path])
+            ephemeral.remove(path)
+        state.record_success(region, tech, items=len(outcome.documents), api_calls=outcome.api_calls, when=when)
+
+    commits = plan.build(repo)
+    if commits:
+        run.report.commits = repo.commit(commits, when=when)
+    run.report.added, run.report.modified, run.report.deleted = plan.counts()
+    ephemeral.save()
+    state.save()
+    _after_store(run, old_head, say)
+
+
+def _after_store(run: _AccountRun, old_head: str | None, say: Progress) -> None:
+    """Audit and notify over the sync's whole range, then push: never fails the sync."""
+    from gitmonkey import post_sync
+
+    assert run.repo is not None
+    run.report.post_sync.update(post_sync.run(run.repo, run.config, run.account, old_head, run.report, say))
+
+
+def iter_failed(report: SyncReport) -> Iterable[tuple[AccountReport, SliceOutcome]]:
+    for account in report.accounts:
+        for s in account.failed_slices:
+            yield account, s

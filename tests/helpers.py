@@ -1,0 +1,82 @@
+"""Shared test helpers: configs for moto accounts, git inspection, fault injection into boto3."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.config import Config, config_from_dict
+
+ACCOUNT_ID = "123456789012"
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> Config:
+    raw: dict[str, Any] = {
+        "repos_dir": "accounts",
+        "accounts": [{"name": "prod", "id": ACCOUNT_ID, "regions": ["us-east-1", "eu-west-1"]}],
+        "max_attempts": 1,
+    }
+    raw.update(overrides)
+    config = config_from_dict(raw, tmp_path / "gitmonkey.yaml")
+    return config
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def subjects(repo: Path) -> list[str]:
+    """Commit subjects, newest first."""
+    return git(repo, "log", "--format=%s").splitlines()
+
+
+def assert_clean(repo: Path) -> None:
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def error_response(status: int, code: str, message: str = "injected") -> AWSResponse:
+    body = (
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+        f"<Message>{message}</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+    ).encode()
+    return AWSResponse("https://example.invalid", status, {}, _Raw(body))
+
+
+@contextmanager
+def inject(
+    monkeypatch: pytest.MonkeyPatch, event: str, handler: Callable[..., Any]
+) -> Iterator[list[int]]:
+    """Register ``handler`` on ``event`` (e.g. 'before-send.ec2.DescribeSecurityGroups') of every
+    client the watchers create; yields a list counting how often it fired."""
+    fired: list[int] = []
+    original = SliceContext.client
+
+    def counting(**kwargs: Any) -> Any:
+        fired.append(1)
+        return handler(**kwargs)
+
+    def client(self: SliceContext, service: str, region: str | None = None) -> Any:
+        made = original(self, service, region)
+        made.meta.events.register(event, counting)
+        return made
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SliceContext, "client", client)
+        yield fired
