@@ -1,26 +1,43 @@
 """gitmonkey.yaml: load, validate against the shipped JSON Schema, and expose typed settings.
 
-(Skeleton: the dataclass shapes are the contract; validation is completed by its owner.)
+Validation happens in three layers, all before anything is written: the YAML itself (syntax
+errors and duplicate keys, with line numbers), the JSON Schema in ``schemas/config.schema.json``
+(plus the audit and notifications sections' own schemas when their owners ship one), then the
+checks a schema cannot express (unique names, known technologies, no inline secrets). Every
+problem found is reported at once, each as ``key.path[index]: what was expected``.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator, ValidationError
 
 from gitmonkey.model import Item
+from gitmonkey.resources import schema_path
 
 DEFAULT_CONFIG_NAME = "gitmonkey.yaml"
 CONFIG_ENV = "GITMONKEY_CONFIG"
+DEFAULT_REPOS_DIR = "accounts"
 
 
 class ConfigError(Exception):
-    """A configuration problem, with a message that names the key path and what was expected."""
+    """A configuration problem, with a message that names the key path and what was expected.
+
+    ``errors`` holds one line per problem (sorted by key path) when the file was validated.
+    """
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [message]
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,10 @@ class AccountConfig:
 
 @dataclass(frozen=True)
 class IgnoreRule:
-    """Skip items of matching technologies whose id, name or ARN matches ``pattern`` (a glob)."""
+    """Skip items of matching technologies whose id, name or ARN matches ``pattern`` (a glob).
+
+    ``region`` and ``account`` (name or id) are globs too; ``tag`` is ``Key=ValueGlob``.
+    """
 
     technology: str
     pattern: str
@@ -50,7 +70,9 @@ class IgnoreRule:
             return False
         if self.region is not None and not fnmatch.fnmatchcase(item.region, self.region):
             return False
-        if self.account is not None and self.account not in (account.name, account.id):
+        if self.account is not None and not any(
+            fnmatch.fnmatchcase(s, self.account) for s in (account.name, account.id)
+        ):
             return False
         if self.tag is not None:
             key, _, value = self.tag.partition("=")
@@ -83,10 +105,15 @@ class Config:
         for account in self.accounts:
             if name_or_id in (account.name, account.id):
                 return account
-        raise ConfigError(f"no account named {name_or_id!r} in {self.path}")
+        names = ", ".join(a.name for a in self.accounts)
+        raise ConfigError(f"no account named {name_or_id!r} in {self.path} (accounts: {names})")
 
     def repo_path(self, account: AccountConfig) -> Path:
         return self.repos_dir / account.name
+
+    def technology_enabled(self, name: str) -> bool:
+        """Whether the ``technologies`` list (globs; absent = all) selects ``name``."""
+        return self.technologies is None or any(fnmatch.fnmatchcase(name, p) for p in self.technologies)
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -98,20 +125,74 @@ def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read, validate and return the configuration; raise ``ConfigError`` listing every problem."""
     config_path = find_config_path(path).resolve()
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {config_path}: {exc.strerror}") from exc
-    return config_from_dict(raw, config_path)
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"no configuration file at {config_path} (create one with 'gitmonkey init', "
+            f"or pass --config / set {CONFIG_ENV})"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read {config_path}: {reason}") from exc
+    return config_from_dict(parse_yaml(text, config_path), config_path)
 
 
-def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
+def parse_yaml(text: str, path: Path) -> Any:
+    """Parse YAML safely; syntax errors and duplicate keys name the line."""
+    try:
+        _reject_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML syntax error: {exc}") from exc
+    return {} if data is None else data
+
+
+def _reject_duplicate_keys(root: yaml.Node | None, path: Path) -> None:
+    seen_nodes: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    marker = (key.tag, key.value)
+                    if marker in first_line:
+                        raise ConfigError(
+                            f"{path}, line {key.start_mark.line + 1}: duplicate key {key.value!r} "
+                            f"(first set on line {first_line[marker]}); remove one of them"
+                        )
+                    first_line[marker] = key.start_mark.line + 1
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def config_from_dict(raw: Any, path: Path) -> Config:
+    """Validate ``raw`` (the parsed YAML) and build the typed ``Config``."""
+    problems = config_problems(raw)
+    if problems:
+        if len(problems) == 1:
+            message = f"{path}: {problems[0]}"
+        else:
+            message = f"{path}: {len(problems)} problems\n" + "\n".join(f"  {p}" for p in problems)
+        raise ConfigError(message, problems)
     base = path.parent
     accounts = tuple(
         AccountConfig(
             name=a["name"],
-            id=str(a["id"]),
+            id=a["id"],
             regions=tuple(a["regions"]) if a.get("regions") else None,
             profile=a.get("profile"),
             role_arn=a.get("role_arn"),
@@ -119,16 +200,221 @@ def config_from_dict(raw: dict[str, Any], path: Path) -> Config:
             endpoint_url=a.get("endpoint_url"),
             remote=a.get("remote"),
         )
-        for a in raw.get("accounts", [])
+        for a in raw["accounts"]
     )
+    committer = raw.get("committer", {})
     return Config(
         path=path,
-        repos_dir=(base / raw.get("repos_dir", "accounts")).resolve(),
+        repos_dir=(base / raw.get("repos_dir", DEFAULT_REPOS_DIR)).resolve(),
         accounts=accounts,
         technologies=tuple(raw["technologies"]) if raw.get("technologies") else None,
         ignore=tuple(IgnoreRule(**rule) for rule in raw.get("ignore", [])),
         concurrency=raw.get("concurrency", 8),
+        max_attempts=raw.get("max_attempts", 8),
+        stale_after_hours=float(raw.get("stale_after_hours", 24.0)),
+        committer_name=committer.get("name", "gitmonkey"),
+        committer_email=committer.get("email", "gitmonkey@localhost"),
         audit=raw.get("audit", {}),
         notifications=raw.get("notifications", {}),
         raw=raw,
     )
+
+
+# --- validation -------------------------------------------------------------------------------
+
+_PACKAGE = Path(__file__).resolve().parent
+SECTION_SCHEMAS = {
+    "audit": _PACKAGE / "audit" / "config.schema.json",
+    "notifications": _PACKAGE / "notify" / "config.schema.json",
+}
+_SECRET_WORDS = re.compile(r"password|passwd|secret|token|api_?key", re.IGNORECASE)
+_SECRET_SAFE_SUFFIXES = ("_env", "_file")
+
+PathParts = tuple[str | int, ...]
+Problem = tuple[PathParts, str]
+
+
+def config_problems(raw: Any) -> list[str]:
+    """Every problem in the parsed configuration, one line each, sorted by key path."""
+    if not isinstance(raw, dict):
+        return [f"(top level): expected a mapping of keys (repos_dir, accounts, ...), got {_describe(raw)}"]
+    found: list[Problem] = []
+    found += _schema_problems(raw, _load_schema(schema_path("config.schema.json")), ())
+    for section, section_schema in SECTION_SCHEMAS.items():
+        if isinstance(raw.get(section), dict) and section_schema.is_file():
+            found += _schema_problems(raw[section], _load_schema(section_schema), (section,))
+    found += _semantic_problems(raw)
+    unique = {(parts, message) for parts, message in found}
+    return [message for _, message in sorted(unique, key=lambda pm: (_sort_key(pm[0]), pm[1]))]
+
+
+def _load_schema(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the schema {path}: {exc}") from exc
+
+
+def _sort_key(parts: PathParts) -> tuple[tuple[int, Any], ...]:
+    return tuple((0, p) if isinstance(p, int) else (1, p) for p in parts)
+
+
+def format_path(parts: PathParts) -> str:
+    """``("accounts", 1, "id")`` -> ``accounts[1].id``; the root is ``(top level)``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _schema_problems(instance: Any, schema: dict[str, Any], prefix: PathParts) -> list[Problem]:
+    validator = Draft202012Validator(schema)
+    problems = []
+    for error in validator.iter_errors(instance):
+        parts = prefix + tuple(p if isinstance(p, int | str) else str(p) for p in error.absolute_path)
+        problems += [(parts, f"{format_path(parts)}: {text}") for text in _explain(error)]
+    return problems
+
+
+def _explain(error: ValidationError) -> list[str]:
+    """Turn one jsonschema error into messages a person can act on."""
+    kind, value, schema = error.validator, error.instance, error.schema
+    expected = schema.get("x-expected") if isinstance(schema, dict) else None
+    if kind == "additionalProperties" and isinstance(value, dict):
+        known = sorted(schema.get("properties", {}))
+        messages = []
+        for key in sorted((k for k in value if k not in known), key=str):
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+            messages.append(f"unknown key {key!r}{hint}")
+        return messages
+    if kind == "required" and isinstance(value, dict):
+        return [f"missing required key {key!r}" for key in error.validator_value if key not in value]
+    if kind == "dependentRequired" and isinstance(value, dict):
+        return [
+            f"{key!r} requires {needed!r} (set {needed} too, or remove {key})"
+            for key, needs in error.validator_value.items()
+            if key in value
+            for needed in needs
+            if needed not in value
+        ]
+    if kind == "type" and isinstance(value, int) and not isinstance(value, bool) and error.path and \
+            error.path[-1] == "id":
+        return [
+            f"got the number {value}; write the account id as a quoted string, e.g. id: \"123456789012\" "
+            "(YAML reads unquoted digits as a number and drops leading zeros, or reads them as octal)"
+        ]
+    if kind == "uniqueItems":
+        return [f"expected {expected or 'a list'} without duplicates, got {_describe(value)}"]
+    if kind in ("pattern", "format", "enum", "const") and expected:
+        return [f"{_describe(value)} is not {expected}"]
+    if expected:
+        return [f"expected {expected}, got {_describe(value)}"]
+    return [error.message]
+
+
+def _problem(where: PathParts, text: str) -> Problem:
+    return where, f"{format_path(where)}: {text}"
+
+
+def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
+    accounts = raw.get("accounts") if isinstance(raw.get("accounts"), list) else []
+    accounts = [a for a in accounts if isinstance(a, dict)]
+    problems: list[Problem] = []
+    for key, fold in (("name", str.lower), ("id", str)):
+        first: dict[str, int] = {}
+        for index, account in enumerate(raw.get("accounts") or []):
+            value = account.get(key) if isinstance(account, dict) else None
+            if not isinstance(value, str):
+                continue
+            if fold(value) in first:
+                other = first[fold(value)]
+                case = " (ignoring letter case: folders would collide)" if key == "name" else ""
+                problems.append(_problem(("accounts", index, key), (
+                    f"{value!r} is already used by accounts[{other}]{case}; each account needs its own {key}"
+                )))
+            else:
+                first[fold(value)] = index
+    problems += _technology_problems(raw)
+    problems += _ignore_account_problems(raw, accounts)
+    if isinstance(raw.get("notifications"), dict):
+        problems += _inline_secrets(raw["notifications"], ("notifications",))
+    return problems
+
+
+def _known_technologies() -> list[str] | None:
+    """The watcher registry's names, or None while it cannot be imported (check skipped)."""
+    try:
+        from gitmonkey.watchers import all_technologies
+    except ImportError:
+        return None
+    return sorted(all_technologies())
+
+
+def _technology_problems(raw: dict[str, Any]) -> list[Problem]:
+    globs: list[tuple[PathParts, Any]] = []
+    if isinstance(raw.get("technologies"), list):
+        globs += [(("technologies", i), t) for i, t in enumerate(raw["technologies"])]
+    if isinstance(raw.get("ignore"), list):
+        globs += [(("ignore", i, "technology"), r.get("technology"))
+                  for i, r in enumerate(raw["ignore"]) if isinstance(r, dict)]
+    globs = [(where, t) for where, t in globs if isinstance(t, str)]
+    known = _known_technologies() if globs else None
+    if not known:
+        return []
+    problems = []
+    for where, pattern in globs:
+        if not fnmatch.filter(known, pattern):
+            close = difflib.get_close_matches(pattern, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+            problems.append(_problem(where, f"{pattern!r} matches no known technology ({hint})"))
+    return problems
+
+
+def _ignore_account_problems(raw: dict[str, Any], accounts: list[dict[str, Any]]) -> list[Problem]:
+    if not isinstance(raw.get("ignore"), list) or not accounts:
+        return []
+    labels = [str(a[k]) for a in accounts for k in ("name", "id") if k in a]
+    problems = []
+    for index, rule in enumerate(raw["ignore"]):
+        pattern = rule.get("account") if isinstance(rule, dict) else None
+        if isinstance(pattern, str) and not fnmatch.filter(labels, pattern):
+            where = ("ignore", index, "account")
+            names = ", ".join(str(a.get("name")) for a in accounts)
+            problems.append(_problem(where, f"{pattern!r} matches no account (accounts: {names})"))
+    return problems
+
+
+def _inline_secrets(node: Any, parts: PathParts) -> list[Problem]:
+    """Keys named like a secret must point to one (``*_env``, ``*_file``), never hold it."""
+    problems: list[Problem] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = (*parts, str(key))
+            literal = value is not None and not isinstance(value, dict | list) and value != ""
+            if literal and isinstance(key, str) and _SECRET_WORDS.search(key) \
+                    and not key.lower().endswith(_SECRET_SAFE_SUFFIXES):
+                problems.append(_problem(where, (
+                    f"secrets must not be written in the config file (it may be "
+                    f"committed or shared); use '{key}_env: VARIABLE' to read it from the environment or "
+                    f"'{key}_file: /path/to/file' to read it from a file"
+                )))
+            else:
+                problems += _inline_secrets(value, where)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            problems += _inline_secrets(value, (*parts, index))
+    return problems
