@@ -1,0 +1,101 @@
+"""Helpers shared by the watcher modules: AWS error codes, paging, tags and policy documents."""
+
+from __future__ import annotations
+
+import functools
+import json
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError
+
+
+class TruncatedListError(RuntimeError):
+    """AWS said a listing has more results but gave no token to fetch them."""
+
+
+class PolicyDecodeError(ValueError):
+    """A policy document that is neither an object nor (URL-encoded) JSON."""
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError``, else ``None``."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def is_error(exc: BaseException, *codes: str) -> bool:
+    return error_code(exc) in codes
+
+
+def call_or_absent(call: Callable[..., dict[str, Any]], absent_codes: Iterable[str], **params: Any) -> Any:
+    """Run one API call; a "not configured" error code gives ``None`` instead of raising.
+
+    The response comes back without ``ResponseMetadata``. Every other error propagates.
+    """
+    codes = tuple(absent_codes)
+    try:
+        response = call(**params)
+    except ClientError as exc:
+        if is_error(exc, *codes):
+            return None
+        raise
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+def pages(client: Any, operation: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page of a paginated call, or an exception.
+
+    botocore's paginator silently stops when a page says ``IsTruncated`` but carries no
+    marker; for a watcher that would be a partial list recorded as deletions, so it raises.
+    """
+    result = [dict(page) for page in client.get_paginator(operation).paginate(**params)]
+    if result and result[-1].get("IsTruncated"):
+        raise TruncatedListError(f"{operation}: AWS reported more results but returned no marker")
+    return result
+
+
+def collect(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
+    """The concatenated ``key`` list of every page of a paginated call."""
+    out: list[Any] = []
+    for page in pages(client, operation, **params):
+        out.extend(page.get(key) or [])
+    return out
+
+
+def tags_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    """AWS's ``[{"Key": k, "Value": v}]`` as ``{k: v}`` (the contract's ``Tags`` shape)."""
+    return {tag["Key"]: tag.get("Value", "") for tag in tags or ()}
+
+
+def decode_policy(document: Any) -> Any:
+    """A policy document as an object.
+
+    botocore already decodes IAM's documents; others (S3, SNS, SQS...) arrive as JSON
+    strings, and IAM's raw wire format is URL-encoded JSON.
+    """
+    if document is None or isinstance(document, dict | list):
+        return document
+    if not isinstance(document, str):
+        raise PolicyDecodeError(f"policy document of unexpected type {type(document).__name__}")
+    text = document.strip()
+    if not text.startswith(("{", "[")):
+        text = urllib.parse.unquote(text).strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyDecodeError(f"policy document is not valid JSON: {exc}") from exc
+
+
+def without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+@functools.cache
+def partition(region: str) -> str:
+    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``...)."""
+    return botocore.session.get_session().get_partition_for_region(region)

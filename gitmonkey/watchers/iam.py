@@ -1,0 +1,344 @@
+"""IAM watchers: users, roles, groups and customer-managed policies.
+
+One paginated GetAccountAuthorizationDetails, shared by the four technologies through
+``ctx.shared``, gives nearly everything. Users additionally need their access keys, MFA devices
+and login profile (three calls per user); last-use facts come from the account's credential
+report, with GetAccessKeyLastUsed only for keys newer than the report. Roles take
+``MaxSessionDuration`` and ``Description`` from one paginated ListRoles.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error, pages, tags_dict
+
+_GAAD_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+_GAAD_FILTER = ["User", "Role", "Group", "LocalManagedPolicy"]
+
+# Seconds to wait between GenerateCredentialReport calls while the report is being built; the
+# first retry is immediate because AWS (and moto) usually finish within one round trip.
+REPORT_POLL_DELAYS: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
+_sleep = time.sleep
+
+_REPORT_EMPTY = {"N/A", "no_information", "not_supported", ""}
+
+
+class CredentialReportNotReady(RuntimeError):
+    """The credential report was still being generated after bounded polling."""
+
+
+def authorization_details(ctx: SliceContext) -> dict[str, list[dict[str, Any]]]:
+    """The account's users, roles, groups and local managed policies (one shared, paginated call)."""
+
+    def fetch() -> dict[str, list[dict[str, Any]]]:
+        merged: dict[str, list[dict[str, Any]]] = {key: [] for key in _GAAD_KEYS}
+        for page in pages(ctx.client("iam"), "get_account_authorization_details", Filter=_GAAD_FILTER):
+            for key in _GAAD_KEYS:
+                merged[key].extend(page.get(key) or [])
+        return merged
+
+    return ctx.shared(("iam", "authorization_details"), fetch)
+
+
+def credential_report(ctx: SliceContext) -> dict[str, dict[str, str]]:
+    """The credential report's rows keyed by user name (generated if needed, bounded polling)."""
+
+    def fetch() -> dict[str, dict[str, str]]:
+        iam = ctx.client("iam")
+        for delay in (*REPORT_POLL_DELAYS, None):
+            if iam.generate_credential_report().get("State") == "COMPLETE":
+                break
+            if delay is None:
+                waited = sum(REPORT_POLL_DELAYS)
+                raise CredentialReportNotReady(f"IAM credential report not COMPLETE after {waited:g} s")
+            if delay:
+                _sleep(delay)
+        content = iam.get_credential_report()["Content"]
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
+        return {row["user"]: row for row in csv.DictReader(io.StringIO(text)) if row.get("user")}
+
+    return ctx.shared(("iam", "credential_report"), fetch)
+
+
+def _report_time(value: str | None) -> datetime | None:
+    if value is None or value in _REPORT_EMPTY:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _same_second(a: datetime | None, b: datetime | None) -> bool:
+    return a is not None and b is not None and int(a.timestamp()) == int(b.timestamp())
+
+
+def _inline_policies(policies: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    decoded = [
+        {"PolicyName": p["PolicyName"], "PolicyDocument": decode_policy(p.get("PolicyDocument"))}
+        for p in policies or ()
+    ]
+    return sorted(decoded, key=lambda p: p["PolicyName"])
+
+
+def _attached(policies: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return sorted(policies or (), key=lambda p: p.get("PolicyArn", ""))
+
+
+def _common_fields(detail: dict[str, Any], kind: str) -> dict[str, Any]:
+    fields = {
+        "Path": detail.get("Path"),
+        f"{kind}Name": detail[f"{kind}Name"],
+        f"{kind}Id": detail.get(f"{kind}Id"),
+        "Arn": detail["Arn"],
+        "CreateDate": detail.get("CreateDate"),
+        "AttachedManagedPolicies": _attached(detail.get("AttachedManagedPolicies")),
+    }
+    if kind != "Group":
+        fields["Tags"] = tags_dict(detail.get("Tags"))
+        fields["PermissionsBoundary"] = detail.get("PermissionsBoundary")
+    return fields
+
+
+def _report_prefix(row: dict[str, str] | None, created: datetime | None) -> str | None:
+    """The report columns of the key created at ``created``; ``None`` if absent or ambiguous.
+
+    The report names keys only by slot (1, 2) and creation time ("last rotated").
+    """
+    if row is None:
+        return None
+    slots = [
+        f"access_key_{n}_"
+        for n in (1, 2)
+        if _same_second(_report_time(row.get(f"access_key_{n}_last_rotated")), created)
+    ]
+    return slots[0] if len(slots) == 1 else None
+
+
+def _access_keys(iam: Any, user: str, row: dict[str, str] | None) -> list[dict[str, Any]]:
+    keys = []
+    for meta in collect(iam, "list_access_keys", "AccessKeyMetadata", UserName=user):
+        key: dict[str, Any] = {
+            "AccessKeyId": meta["AccessKeyId"],
+            "Status": meta.get("Status"),
+            "CreateDate": meta.get("CreateDate"),
+        }
+        prefix = _report_prefix(row, key["CreateDate"])
+        if row is not None and prefix is not None:
+            used = _report_time(row.get(f"{prefix}last_used_date"))
+            service, region = row.get(f"{prefix}last_used_service"), row.get(f"{prefix}last_used_region")
+        else:
+            last = iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"]).get("AccessKeyLastUsed", {})
+            used, service, region = last.get("LastUsedDate"), last.get("ServiceName"), last.get("Region")
+        if used is not None:
+            key["LastUsedDate"] = used
+        if service and service not in _REPORT_EMPTY:
+            key["LastUsedService"] = service
+        if region and region not in _REPORT_EMPTY:
+            key["LastUsedRegion"] = region
+        keys.append(key)
+    return sorted(keys, key=lambda k: k["AccessKeyId"])
+
+
+def _user_item(ctx: SliceContext, iam: Any, detail: dict[str, Any], row: dict[str, str] | None) -> Item:
+    name = detail["UserName"]
+    configuration = _common_fields(detail, "User")
+    configuration["UserPolicyList"] = _inline_policies(detail.get("UserPolicyList"))
+    configuration["GroupList"] = sorted(detail.get("GroupList") or ())
+    configuration["AccessKeys"] = _access_keys(iam, name, row)
+    configuration["MFADevices"] = sorted(
+        (
+            {"SerialNumber": d["SerialNumber"], "EnableDate": d.get("EnableDate")}
+            for d in collect(iam, "list_mfa_devices", "MFADevices", UserName=name)
+        ),
+        key=lambda d: d["SerialNumber"],
+    )
+    profile = call_or_absent(iam.get_login_profile, ("NoSuchEntity",), UserName=name)
+    configuration["LoginProfile"] = (
+        None
+        if profile is None
+        else {
+            "CreateDate": profile["LoginProfile"].get("CreateDate"),
+            "PasswordResetRequired": profile["LoginProfile"].get("PasswordResetRequired", False),
+        }
+    )
+    password_used = _report_time(row.get("password_last_used")) if row else None
+    if password_used is not None:
+        configuration["PasswordLastUsed"] = password_used
+    return Item("iam.user", ctx.region, name, name, detail["Arn"], configuration)
+
+
+def list_users(ctx: SliceContext) -> list[Item]:
+    details = authorization_details(ctx)["UserDetailList"]
+    if not details:
+        return []
+    report = credential_report(ctx)
+    iam = ctx.client("iam")
+    items = []
+    for detail in details:
+        try:
+            items.append(_user_item(ctx, iam, detail, report.get(detail["UserName"])))
+        except ClientError as exc:
+            # Listing keys of a user deleted since the account-wide read: the user is gone.
+            if is_error(exc, "NoSuchEntity"):
+                continue
+            raise
+    return items
+
+
+def list_roles(ctx: SliceContext) -> list[Item]:
+    details = authorization_details(ctx)["RoleDetailList"]
+    if not details:
+        return []
+    iam = ctx.client("iam")
+    summaries = {r["RoleName"]: r for r in collect(iam, "list_roles", "Roles")}
+    items = []
+    for detail in details:
+        name = detail["RoleName"]
+        summary = summaries.get(name)
+        if summary is None:
+            fetched = call_or_absent(iam.get_role, ("NoSuchEntity",), RoleName=name)
+            if fetched is None:
+                continue
+            summary = fetched["Role"]
+        configuration = _common_fields(detail, "Role")
+        configuration.update(
+            {
+                "AssumeRolePolicyDocument": decode_policy(detail.get("AssumeRolePolicyDocument")),
+                "Description": summary.get("Description", ""),
+                "MaxSessionDuration": summary.get("MaxSessionDuration"),
+                "RolePolicyList": _inline_policies(detail.get("RolePolicyList")),
+                "InstanceProfileList": sorted(
+                    (
+                        {k: p.get(k) for k in ("InstanceProfileName", "InstanceProfileId", "Arn", "Path")}
+                        for p in detail.get("InstanceProfileList") or ()
+                    ),
+                    key=lambda p: p["InstanceProfileName"] or "",
+                ),
+                "RoleLastUsed": detail.get("RoleLastUsed") or {},
+            }
+        )
+        items.append(Item("iam.role", ctx.region, name, name, detail["Arn"], configuration))
+    return items
+
+
+def list_groups(ctx: SliceContext) -> list[Item]:
+    details = authorization_details(ctx)
+    members: dict[str, list[str]] = {}
+    for user in details["UserDetailList"]:
+        for group in user.get("GroupList") or ():
+            members.setdefault(group, []).append(user["UserName"])
+    items = []
+    for detail in details["GroupDetailList"]:
+        name = detail["GroupName"]
+        configuration = _common_fields(detail, "Group")
+        configuration["GroupPolicyList"] = _inline_policies(detail.get("GroupPolicyList"))
+        configuration["Users"] = sorted(members.get(name, ()))
+        items.append(Item("iam.group", ctx.region, name, name, detail["Arn"], configuration))
+    return items
+
+
+def _version_number(version_id: str) -> tuple[int, str]:
+    digits = version_id.lstrip("v")
+    return (int(digits) if digits.isdigit() else -1, version_id)
+
+
+def list_policies(ctx: SliceContext) -> list[Item]:
+    items = []
+    for detail in authorization_details(ctx)["Policies"]:
+        arn = detail["Arn"]
+        name = detail.get("PolicyName") or arn.rsplit("/", 1)[-1]
+        versions = detail.get("PolicyVersionList") or []
+        default_id = detail.get("DefaultVersionId")
+        document = next((v.get("Document") for v in versions if v.get("VersionId") == default_id), None)
+        if document is None and default_id:
+            version = ctx.client("iam").get_policy_version(PolicyArn=arn, VersionId=default_id)
+            document = version["PolicyVersion"].get("Document")
+        configuration = {
+            "PolicyName": name,
+            "PolicyId": detail.get("PolicyId"),
+            "Arn": arn,
+            "Path": detail.get("Path"),
+            "Description": detail.get("Description", ""),
+            "IsAttachable": detail.get("IsAttachable"),
+            "CreateDate": detail.get("CreateDate"),
+            "UpdateDate": detail.get("UpdateDate"),
+            "DefaultVersionId": default_id,
+            "Document": decode_policy(document),
+            "VersionIds": sorted((v["VersionId"] for v in versions), key=_version_number),
+            "AttachmentCount": detail.get("AttachmentCount", 0),
+            "PermissionsBoundaryUsageCount": detail.get("PermissionsBoundaryUsageCount", 0),
+        }
+        items.append(Item("iam.policy", ctx.region, name, name, arn, configuration))
+    return items
+
+
+_GAAD_ACTION = "iam:GetAccountAuthorizationDetails"
+_POLICY_LISTS = ("AttachedManagedPolicies",)
+
+TECHNOLOGIES = (
+    Technology(
+        name="iam.user",
+        is_global=True,
+        list_items=list_users,
+        description=(
+            "IAM users: access keys, MFA devices, console password, inline and attached policies, "
+            "groups, tags, permissions boundary."
+        ),
+        ephemeral_paths=(
+            "PasswordLastUsed",
+            "AccessKeys.*.LastUsedDate",
+            "AccessKeys.*.LastUsedService",
+            "AccessKeys.*.LastUsedRegion",
+        ),
+        unordered_paths=(*_POLICY_LISTS, "UserPolicyList", "GroupList", "AccessKeys", "MFADevices"),
+        iam_actions=(
+            _GAAD_ACTION,
+            "iam:GenerateCredentialReport",
+            "iam:GetCredentialReport",
+            "iam:ListAccessKeys",
+            "iam:GetAccessKeyLastUsed",
+            "iam:ListMFADevices",
+            "iam:GetLoginProfile",
+        ),
+    ),
+    Technology(
+        name="iam.role",
+        is_global=True,
+        list_items=list_roles,
+        description=(
+            "IAM roles: trust policy, inline and attached policies, instance profiles, tags, "
+            "permissions boundary, maximum session duration."
+        ),
+        ephemeral_paths=("RoleLastUsed",),
+        unordered_paths=(*_POLICY_LISTS, "RolePolicyList", "InstanceProfileList"),
+        iam_actions=(_GAAD_ACTION, "iam:ListRoles", "iam:GetRole"),
+    ),
+    Technology(
+        name="iam.group",
+        is_global=True,
+        list_items=list_groups,
+        description="IAM groups: inline and attached policies, member users, path.",
+        unordered_paths=(*_POLICY_LISTS, "GroupPolicyList", "Users"),
+        iam_actions=(_GAAD_ACTION,),
+    ),
+    Technology(
+        name="iam.policy",
+        is_global=True,
+        list_items=list_policies,
+        description=(
+            "Customer-managed IAM policies: default version and its document, attachment and "
+            "permissions-boundary usage counts, path, description."
+        ),
+        # Counters move when *another* item (a user, role or group) changes, which is recorded there.
+        ephemeral_paths=("AttachmentCount", "PermissionsBoundaryUsageCount"),
+        unordered_paths=(),
+        iam_actions=(_GAAD_ACTION, "iam:GetPolicyVersion"),
+    ),
+)

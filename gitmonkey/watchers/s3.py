@@ -1,0 +1,119 @@
+"""S3 watchers: buckets (one account-wide listing; per bucket, one call per configuration part).
+
+S3 is a global technology: every bucket is recorded under ``global`` and its actual region
+is the ``Region`` field. Per-bucket calls go to a client of the bucket's own region, which
+avoids a redirect round trip per call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error, partition, tags_dict
+
+# (configuration key, client method, response key or None for the whole response, "not configured" codes)
+_PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
+    ("Policy", "get_bucket_policy", "Policy", ("NoSuchBucketPolicy",)),
+    ("PublicAccessBlockConfiguration", "get_public_access_block", "PublicAccessBlockConfiguration",
+     ("NoSuchPublicAccessBlockConfiguration",)),
+    ("ServerSideEncryptionConfiguration", "get_bucket_encryption", "ServerSideEncryptionConfiguration",
+     ("ServerSideEncryptionConfigurationNotFoundError",)),
+    ("Versioning", "get_bucket_versioning", None, ()),
+    ("Logging", "get_bucket_logging", "LoggingEnabled", ()),
+    ("LifecycleRules", "get_bucket_lifecycle_configuration", "Rules", ("NoSuchLifecycleConfiguration",)),
+    ("CORSRules", "get_bucket_cors", "CORSRules", ("NoSuchCORSConfiguration",)),
+    ("Website", "get_bucket_website", None, ("NoSuchWebsiteConfiguration",)),
+    ("Tags", "get_bucket_tagging", "TagSet", ("NoSuchTagSet",)),
+    ("OwnershipControls", "get_bucket_ownership_controls", "OwnershipControls",
+     ("OwnershipControlsNotFoundError",)),
+)
+
+_LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
+
+
+def _bucket_region(s3: Any, bucket: dict[str, Any]) -> str:
+    if bucket.get("BucketRegion"):
+        return bucket["BucketRegion"]
+    location = s3.get_bucket_location(Bucket=bucket["Name"]).get("LocationConstraint")
+    return _LEGACY_LOCATIONS.get(location, location)
+
+
+def _describe(ctx: SliceContext, s3: Any, client_for: Any, bucket: dict[str, Any]) -> Item:
+    name = bucket["Name"]
+    region = _bucket_region(s3, bucket)
+    client = client_for(region)
+    acl = client.get_bucket_acl(Bucket=name)
+    configuration: dict[str, Any] = {
+        "Name": name,
+        "CreationDate": bucket.get("CreationDate"),
+        "Region": region,
+        "Acl": {"Owner": acl.get("Owner"), "Grants": acl.get("Grants") or []},
+    }
+    for key, method, response_key, absent in _PARTS:
+        response = call_or_absent(getattr(client, method), absent, Bucket=name)
+        if response is not None and response_key is not None:
+            response = response.get(response_key)
+        configuration[key] = response
+    configuration["Policy"] = decode_policy(configuration["Policy"])
+    configuration["Tags"] = tags_dict(configuration["Tags"])
+    return Item(
+        technology="s3.bucket",
+        region=ctx.region,
+        id=name,
+        name=name,
+        arn=f"arn:{partition(region)}:s3:::{name}",
+        configuration=configuration,
+    )
+
+
+def list_buckets(ctx: SliceContext) -> list[Item]:
+    s3 = ctx.client("s3")
+    clients: dict[str, Any] = {ctx.client_region: s3}
+
+    def client_for(region: str) -> Any:
+        if region not in clients:
+            clients[region] = ctx.client("s3", region)
+        return clients[region]
+
+    items = []
+    for bucket in collect(s3, "list_buckets", "Buckets"):
+        try:
+            items.append(_describe(ctx, s3, client_for, bucket))
+        except ClientError as exc:
+            if is_error(exc, "NoSuchBucket"):
+                continue
+            raise
+    return items
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="s3.bucket",
+        is_global=True,
+        list_items=list_buckets,
+        description=(
+            "S3 buckets: region, policy, ACL, public access block, encryption, versioning, logging, "
+            "lifecycle, CORS, website, tags, ownership controls."
+        ),
+        unordered_paths=("Acl.Grants",),
+        iam_actions=(
+            "s3:ListAllMyBuckets",
+            "s3:GetBucketLocation",
+            "s3:GetBucketAcl",
+            "s3:GetBucketPolicy",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetEncryptionConfiguration",
+            "s3:GetBucketVersioning",
+            "s3:GetBucketLogging",
+            "s3:GetLifecycleConfiguration",
+            "s3:GetBucketCORS",
+            "s3:GetBucketWebsite",
+            "s3:GetBucketTagging",
+            "s3:GetBucketOwnershipControls",
+        ),
+    ),
+)
