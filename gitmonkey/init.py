@@ -1,0 +1,112 @@
+"""``gitmonkey init``: write a commented example ``gitmonkey.yaml`` that validates as written.
+
+Lines starting with ``#: `` are optional settings: removing the ``#: `` prefix keeps the file
+valid (the tests check both forms), so people can switch them on one by one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+EXAMPLE_CONFIG = """\
+# gitmonkey.yaml: which AWS accounts to track, and how.
+# Reference: docs/readme/config.md. Check this file with: gitmonkey config validate
+# Lines starting with "#: " are optional settings: delete the "#: " to switch one on.
+
+# Folder holding one git repository per account (<repos_dir>/<account name>/).
+# Relative paths are relative to this file's folder. Default: accounts
+repos_dir: accounts
+
+# The accounts to track. name: a folder name (letters, digits, . _ -), unique.
+# id: the 12-digit account id, always quoted (unquoted digits are read as a number).
+accounts:
+  - name: example
+    id: "123456789012"
+    # Regions to read; omit to read every region enabled in the account.
+    regions: [us-east-1, eu-west-1]
+    # Credentials: the default boto3 chain unless one of these is set.
+    #: profile: security-audit
+    #: role_arn: arn:aws:iam::123456789012:role/gitmonkey-readonly
+    #: external_id: gitmonkey-example
+    # Send every AWS call to this endpoint instead (a moto server, LocalStack).
+    #: endpoint_url: http://127.0.0.1:5000
+    # Push the account repository here after each sync (git URL or path).
+    #: remote: git@github.com:example-org/aws-example-config.git
+
+# Technologies to watch, names or globs; omit for all of them.
+#: technologies:
+#:   - iam.*
+#:   - s3.bucket
+#:   - ec2.security_group
+
+# Items never read or stored. technology and pattern are required; pattern (a glob) is
+# matched against the item's id, name and ARN. region, account (name or id) are globs;
+# tag is Key=ValueGlob.
+#: ignore:
+#:   - technology: iam.role
+#:     pattern: AWSServiceRoleFor*
+#:   - technology: ec2.security_group
+#:     pattern: "*"
+#:     account: example
+#:     region: eu-*
+#:     tag: scratch=true
+
+# Accounts synced at once (regions and technologies are read in parallel too). Default: 8
+concurrency: 8
+# Attempts per AWS call (adaptive retry on throttling). Default: 8
+max_attempts: 8
+# A region x technology not synced successfully for this long is reported stale. Default: 24
+stale_after_hours: 24
+
+# Identity of the commits gitmonkey makes. Default: gitmonkey <gitmonkey@localhost>
+committer:
+  name: gitmonkey
+  email: gitmonkey@example.com
+
+# audit: rule directories and scoring, see docs/readme/audit.md.
+# notifications: channels and recipients, see docs/readme/notifications.md. Secrets are
+# never written here: use password_env / password_file (url_env, secret_file, ...).
+"""
+
+
+class InitError(Exception):
+    """``init`` refused to write (the file exists and ``force`` was not given)."""
+
+
+def example_config() -> str:
+    return EXAMPLE_CONFIG
+
+
+def write_example_config(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write the example configuration to ``path``; refuse to replace an existing file unless ``force``.
+
+    The file is written beside its destination first and then linked or renamed into place, so
+    an interrupted write never leaves a truncated config, and without ``force`` a file created
+    concurrently is not clobbered.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise InitError(f"{target} is a directory; give the path of the file to write")
+    if target.exists() and not force:
+        raise InitError(f"{target} already exists; use --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(EXAMPLE_CONFIG)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise InitError(f"{target} already exists; use --force to overwrite it") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
