@@ -1,3 +1,132 @@
-"""Placeholder: filled by its owner."""
+"""``gitmonkey history | show | diff | at``: forensics over the account repositories."""
 
-commands: list = []
+from __future__ import annotations
+
+import re
+
+import click
+
+from gitmonkey import forensics
+from gitmonkey.cli.common import config_option, echo_json, expected_errors, format_option, load
+from gitmonkey.forensics import ForensicsError, ItemRef
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+account_option = click.option("--account", default=None, help="Only this account (name or id).")
+
+
+def _safe(text: str) -> str:
+    """Item names come from AWS: never let them move the cursor or recolour the terminal."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        click.echo("  ".join(cells).rstrip())
+
+
+@click.command("history")
+@click.argument("item")
+@account_option
+@format_option("text", "json")
+@config_option
+@expected_errors(ForensicsError)
+def history_command(item: str, account: str | None, output_format: str, config_path: str | None) -> None:
+    """List the commits that changed ITEM (an id, name, ARN or items/ path), newest first.
+
+    \b
+    Example:
+      gitmonkey history sg-0abc1234
+      gitmonkey history arn:aws:iam::123456789012:role/deploy --format json
+      gitmonkey history items/global/s3/bucket/logs.json --account prod
+    """
+    config = load(config_path)
+    ref = forensics.resolve_item(config, item, account=account)
+    revisions = forensics.history(config, ref)
+    if output_format == "json":
+        echo_json({"item": ref.to_dict(), "revisions": [r.to_dict() for r in revisions]})
+        return
+    click.echo(_safe(f"{ref.account}  {ref.path}  {ref.label()}"))
+    _table([[r.commit[:10], r.date, r.kind, _safe(r.subject)] for r in revisions])
+
+
+@click.command("show")
+@click.argument("item")
+@click.option("--at", "at", default=None, metavar="WHEN",
+              help="Content at that time: 2024-05-01, '2024-05-01 13:00:00', '3 days ago'.")
+@account_option
+@config_option
+@expected_errors(ForensicsError)
+def show_command(item: str, at: str | None, account: str | None, config_path: str | None) -> None:
+    """Print ITEM's JSON document as it is now, or as it was at WHEN.
+
+    \b
+    Example:
+      gitmonkey show web-sg
+      gitmonkey show sg-0abc1234 --at '2024-05-01 13:00:00'
+      gitmonkey show deploy --account prod --at '3 days ago'
+    """
+    config = load(config_path)
+    ref = forensics.resolve_item(config, item, account=account)
+    content = forensics.show(config, ref, at=at)
+    if ref.deleted and at is None:
+        gone = forensics.history(config, ref)[0]
+        click.echo(f"note: deleted in {gone.commit[:10]} ({gone.date}); this is its last version", err=True)
+    click.echo(content, nl=not content.endswith("\n"))
+
+
+@click.command("diff")
+@click.argument("item")
+@click.option("--since", default=None, metavar="WHEN",
+              help="Compare from that time (default: from the previous revision).")
+@account_option
+@config_option
+@expected_errors(ForensicsError)
+def diff_command(item: str, since: str | None, account: str | None, config_path: str | None) -> None:
+    """Show a unified diff of ITEM from WHEN (or its previous revision) to now.
+
+    \b
+    Example:
+      gitmonkey diff web-sg
+      gitmonkey diff arn:aws:s3:::logs --since '2024-05-01'
+      gitmonkey diff deploy --account prod --since '1 week ago'
+    """
+    config = load(config_path)
+    ref = forensics.resolve_item(config, item, account=account)
+    text = forensics.diff(config, ref, since=since)
+    if not text:
+        click.echo(f"no change to {_safe(ref.label())} since {since or 'its previous revision'}", err=True)
+        return
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+@click.command("at")
+@click.argument("when")
+@account_option
+@format_option("text", "json")
+@config_option
+@expected_errors(ForensicsError)
+def at_command(when: str, account: str | None, output_format: str, config_path: str | None) -> None:
+    """List the items that existed at WHEN (marked "deleted since" when gone now).
+
+    \b
+    Example:
+      gitmonkey at '2024-05-01 13:00:00'
+      gitmonkey at '2 days ago' --account prod --format json
+    """
+    config = load(config_path)
+    refs = forensics.items_at(config, when, account=account)
+    if output_format == "json":
+        echo_json([r.to_dict() for r in refs])
+        return
+    _table([_row(r) for r in refs])
+
+
+def _row(ref: ItemRef) -> list[str]:
+    return [_safe(s) for s in (ref.account, ref.region, ref.technology, ref.id, ref.name,
+                               "(deleted since)" if ref.deleted else "")]
+
+
+commands = [history_command, show_command, diff_command, at_command]
