@@ -331,12 +331,12 @@ def _problem(where: PathParts, text: str) -> Problem:
 
 
 def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
-    accounts = raw.get("accounts") if isinstance(raw.get("accounts"), list) else []
-    accounts = [a for a in accounts if isinstance(a, dict)]
+    listed = raw.get("accounts") if isinstance(raw.get("accounts"), list) else []
+    accounts = [a for a in listed if isinstance(a, dict)]
     problems: list[Problem] = []
     for key, fold in (("name", str.lower), ("id", str)):
         first: dict[str, int] = {}
-        for index, account in enumerate(raw.get("accounts") or []):
+        for index, account in enumerate(listed):
             value = account.get(key) if isinstance(account, dict) else None
             if not isinstance(value, str):
                 continue
