@@ -18,7 +18,6 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
 
 DEFAULT_KINDS = tuple(k for k in ev.EVENT_KINDS if k != ev.ISSUE_JUSTIFIED)
 SCORED_KINDS = (ev.ISSUE_NEW, ev.ISSUE_REGRESSED, ev.ISSUE_FIXED, ev.JUSTIFICATION_EXPIRED)
-ISSUE_KINDS = (*SCORED_KINDS, ev.ISSUE_JUSTIFIED)
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,19 @@ class Settings:
 
 
 def is_justified(event: ev.Event) -> bool:
-    """Justified issues never notify; an ``issue.justified`` event only reaches opt-in recipients."""
-    if event.kind not in ISSUE_KINDS or event.kind == ev.ISSUE_JUSTIFIED:
+    """Whether an issue event is about a justified issue, which never notifies.
+
+    The audit attaches the justification record (``details.justification``; ``expired: true``
+    when it lapsed). ``justification.expired`` and ``issue.justified`` events are about the
+    justification itself: the first notifies by default, the second only recipients who ask.
+    """
+    if event.kind not in (ev.ISSUE_NEW, ev.ISSUE_REGRESSED, ev.ISSUE_FIXED):
         return False
     details = event.details or {}
-    return bool(details.get("justified") or details.get("justification"))
+    if "justified" in details:
+        return bool(details["justified"])
+    record = details.get("justification")
+    return bool(record) and not (isinstance(record, dict) and record.get("expired"))
 
 
 def _any_glob(value: str, patterns: tuple[str, ...]) -> bool:
