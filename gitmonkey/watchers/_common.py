@@ -91,10 +91,6 @@ def decode_policy(document: Any) -> Any:
         raise PolicyDecodeError(f"policy document is not valid JSON: {exc}") from exc
 
 
-def without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
-
-
 @functools.cache
 def partition(region: str) -> str:
     """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``...)."""
