@@ -1,0 +1,210 @@
+"""IAM and resource-policy analysis on top of policyuniverse (imported lazily: it loads a large table).
+
+Two questions are answered here:
+- who can use a resource policy (S3 bucket policy, IAM role trust policy): the internet, the same
+  account, a friendly or third-party known account, an unknown account, another account's root;
+- what an identity policy allows: ``*``, ``iam:*``, permission-changing actions, ``iam:PassRole`` on
+  ``*``, Allow with ``NotAction`` / ``NotResource``.
+
+Where a watcher stores policies is declared in the tables below, so a renamed key is a one-line change.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from gitmonkey.audit.context import SAME, UNKNOWN, AuditContext
+
+RESOURCE_POLICY_KEYS: dict[str, str] = {
+    "s3.bucket": "Policy",
+    "iam.role": "AssumeRolePolicyDocument",
+}
+INLINE_POLICY_LISTS: dict[str, str] = {
+    "iam.user": "UserPolicyList",
+    "iam.role": "RolePolicyList",
+    "iam.group": "GroupPolicyList",
+}
+MANAGED_POLICY_DOCUMENT_KEYS: tuple[str, ...] = ("Document", "PolicyDocument", "DefaultVersion")
+# AWS-managed policies whose effect equals a finding, for users / roles / groups that attach them.
+AWS_MANAGED_EQUIVALENTS: dict[str, str] = {
+    "arn:aws:iam::aws:policy/AdministratorAccess": "*",
+    "arn:aws:iam::aws:policy/IAMFullAccess": "iam:*",
+}
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+INTERNET, FRIENDLY, THIRD_PARTY, ROOT = "internet", "friendly", "third_party", "root"
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class StatementRef:
+    """One statement of one policy, with where it sits in the item document."""
+
+    policy_name: str
+    index: int
+    statement: dict[str, Any]
+    path: str
+
+    @property
+    def key(self) -> str:
+        sid = self.statement.get("Sid")
+        return f"{self.policy_name}/{sid if sid else self.index}"
+
+    @property
+    def allows(self) -> bool:
+        return self.statement.get("Effect") == "Allow"
+
+    def actions(self) -> list[str]:
+        return [str(a) for a in as_list(self.statement.get("Action"))]
+
+    def resources(self) -> list[str]:
+        return [str(r) for r in as_list(self.statement.get("Resource"))]
+
+
+def statements(document: Any, policy_name: str, path: str) -> list[StatementRef]:
+    if not isinstance(document, dict):
+        return []
+    raw = document.get("Statement")
+    if isinstance(raw, dict):
+        return [StatementRef(policy_name, 0, raw, f"{path}.Statement")]
+    return [
+        StatementRef(policy_name, i, s, f"{path}.Statement[{i}]")
+        for i, s in enumerate(as_list(raw))
+        if isinstance(s, dict)
+    ]
+
+
+def identity_policies(technology: str, configuration: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(name, JSON path, document) of each policy an IAM item carries inline (or is, for iam.policy)."""
+    list_key = INLINE_POLICY_LISTS.get(technology)
+    if list_key:
+        for i, entry in enumerate(as_list(configuration.get(list_key))):
+            if isinstance(entry, dict):
+                yield (
+                    str(entry.get("PolicyName", i)),
+                    f"configuration.{list_key}[{i}].PolicyDocument",
+                    entry.get("PolicyDocument"),
+                )
+    if technology == "iam.policy":
+        name = str(configuration.get("PolicyName", "policy"))
+        for key in MANAGED_POLICY_DOCUMENT_KEYS:
+            document = configuration.get(key)
+            if isinstance(document, dict) and "Document" in document and "Statement" not in document:
+                yield name, f"configuration.{key}.Document", document["Document"]
+                return
+            if isinstance(document, dict):
+                yield name, f"configuration.{key}", document
+                return
+        for i, version in enumerate(as_list(configuration.get("PolicyVersionList"))):
+            if isinstance(version, dict) and version.get("IsDefaultVersion"):
+                yield name, f"configuration.PolicyVersionList[{i}].Document", version.get("Document")
+
+
+def identity_statements(technology: str, configuration: dict[str, Any]) -> list[StatementRef]:
+    return [
+        ref
+        for name, path, document in identity_policies(technology, configuration)
+        for ref in statements(document, name, path)
+    ]
+
+
+def attached_equivalents(configuration: dict[str, Any], action: str) -> Iterator[tuple[str, str]]:
+    """(policy name, path) of attached AWS-managed policies that amount to allowing ``action``."""
+    for i, attached in enumerate(as_list(configuration.get("AttachedManagedPolicies"))):
+        if (
+            isinstance(attached, dict)
+            and AWS_MANAGED_EQUIVALENTS.get(attached.get("PolicyArn", "")) == action
+        ):
+            yield str(attached.get("PolicyName")), f"configuration.AttachedManagedPolicies[{i}]"
+
+
+def expanded_actions(ref: StatementRef) -> set[str]:
+    """Every action the statement names, wildcards and NotAction expanded (lower case)."""
+    from policyuniverse.expander_minimizer import get_actions_from_statement
+
+    return set(get_actions_from_statement(ref.statement))
+
+
+@functools.cache
+def _permission_category() -> frozenset[str]:
+    from policyuniverse.action_categories import actions_for_category
+
+    return frozenset(actions_for_category("Permissions"))
+
+
+def permission_actions(ref: StatementRef) -> list[str]:
+    """Actions in policyuniverse's "Permissions" category (they change who may do what)."""
+    return sorted(expanded_actions(ref) & _permission_category())
+
+
+@dataclass(frozen=True)
+class Access:
+    """Someone a resource policy lets in: ``kind`` is internet, same, friendly, third_party or unknown."""
+
+    kind: str
+    entity: str
+    account: str | None
+    root: bool
+    path: str
+    actions: tuple[str, ...]
+
+    def describe(self, ctx: AuditContext) -> str:
+        who = "anyone (Principal *)" if self.kind == INTERNET else self.entity
+        if self.account and self.account not in self.entity:
+            who = f"{who} in account {ctx.account_label(self.account)}"
+        elif self.account:
+            who = f"{who} (account {ctx.account_label(self.account)})"
+        actions = ", ".join(self.actions[:10]) + (" ..." if len(self.actions) > 10 else "")
+        return f"{who} may {actions or 'act'}"
+
+
+def _principal_account(value: str) -> tuple[str | None, bool]:
+    """(account id, is-root) of a principal or condition value; (None, False) for services and others."""
+    from policyuniverse.arn import ARN
+
+    if _ACCOUNT.match(value):
+        return value, True
+    if not value.startswith("arn:"):
+        return None, False
+    arn = ARN(value)
+    if arn.error or arn.service or not arn.account_number or not _ACCOUNT.match(arn.account_number):
+        return None, False
+    return arn.account_number, arn.root
+
+
+def resource_policy_access(policy: Any, path: str, ctx: AuditContext) -> list[Access]:
+    """Classify everyone an Allow statement of ``policy`` admits (Security Monkey's inspect_entity)."""
+    from policyuniverse.statement import Statement
+
+    found: list[Access] = []
+    for ref in statements(policy, "policy", path):
+        if not ref.allows:
+            continue
+        statement = Statement(ref.statement)
+        actions = tuple(sorted(str(a) for a in statement.actions))
+        if statement.is_internet_accessible():
+            found.append(Access(INTERNET, "*", None, False, ref.path, actions))
+            continue
+        for who in statement.whos_allowed():
+            value = str(who.value)
+            if who.category == "cidr":
+                kind = SAME if ctx.is_trusted_cidr(value) else UNKNOWN
+                found.append(Access(kind, f"cidr:{value}", None, False, ref.path, actions))
+                continue
+            if who.category not in ("principal", "account", "arn"):
+                continue
+            account, root = _principal_account(value)
+            if account is None:
+                continue
+            root = root and who.category == "principal"
+            found.append(Access(ctx.classify_account(account), value, account, root, ref.path, actions))
+    return found

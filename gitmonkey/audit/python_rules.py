@@ -1,0 +1,310 @@
+"""Built-in rules that YAML says badly: policy analysis and classification of other accounts.
+
+Rules made per technology by the factories below are collected in ``RULES``; ``rules_from_object``
+reads that list, as it would for a plug-in module published under the ``gitmonkey.rules`` entry point.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from gitmonkey.audit import policy
+from gitmonkey.audit.context import FRIENDLY, SAME, THIRD_PARTY, UNKNOWN, AuditContext
+from gitmonkey.audit.filters import JMESPATH_OPTIONS
+from gitmonkey.audit.rules import Hit, Rule
+
+RULES: list[Rule] = []
+
+_REMEDIATE_POLICY = "Restrict the Principal (or add a limiting Condition) to the accounts that need access."
+_RESOURCE_POLICY_CHECKS = (
+    # suffix, score, title, description
+    (
+        "internet",
+        10,
+        "Internet accessible",
+        "An Allow statement admits Principal * with no condition that limits who can use it.",
+    ),
+    (
+        "unknown-account",
+        10,
+        "Unknown cross-account access",
+        "An Allow statement admits an account (or a source CIDR) that is neither this account nor listed "
+        "in audit.known_accounts / audit.trusted_cidrs.",
+    ),
+    (
+        "friendly-account",
+        0,
+        "Friendly cross-account access",
+        "An Allow statement admits a known friendly account (informational).",
+    ),
+    (
+        "thirdparty-account",
+        0,
+        "Third-party cross-account access",
+        "An Allow statement admits a known third-party account (informational).",
+    ),
+    (
+        "cross-account-root",
+        6,
+        "Cross-account root access",
+        "An Allow statement admits the root of another account, i.e. any principal that account allows.",
+    ),
+)
+_RESOURCE_POLICY_PREFIX = {"s3.bucket": "s3.bucket.policy", "iam.role": "iam.role.trust"}
+
+
+def _register(func: Callable[..., Iterable[Hit]], **fields: Any) -> None:
+    RULES.append(Rule(source=f"python:{__name__}", check=func, **fields))
+
+
+def _resource_policy_check(technology: str, suffix: str) -> Callable[..., Iterator[Hit]]:
+    key = policy.RESOURCE_POLICY_KEYS[technology]
+
+    def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
+        configuration = document.get("configuration") or {}
+        for access in policy.resource_policy_access(configuration.get(key), f"configuration.{key}", ctx):
+            wanted = {
+                "internet": access.kind == policy.INTERNET,
+                "unknown-account": access.kind == UNKNOWN,
+                "friendly-account": access.kind == FRIENDLY,
+                "thirdparty-account": access.kind == THIRD_PARTY,
+                "cross-account-root": access.root and access.kind != SAME,
+            }[suffix]
+            if wanted:
+                yield Hit(access.describe(ctx), access.path, access.entity)
+
+    return check
+
+
+for _tech, _prefix in _RESOURCE_POLICY_PREFIX.items():
+    for _suffix, _score, _title, _description in _RESOURCE_POLICY_CHECKS:
+        _register(
+            _resource_policy_check(_tech, _suffix),
+            id=f"{_prefix}-{_suffix}",
+            technology=_tech,
+            score=_score,
+            title=_title,
+            description=f"{_description} (policy: configuration.{policy.RESOURCE_POLICY_KEYS[_tech]})",
+            remediation=_REMEDIATE_POLICY,
+        )
+
+
+_IAM_CHECKS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "admin",
+        "Administrator access",
+        "An Allow statement grants Action * (or AdministratorAccess is attached).",
+        "Grant only the actions the principal needs.",
+    ),
+    (
+        "iam-star",
+        "Full IAM access",
+        "An Allow statement grants iam:* (or IAMFullAccess is attached).",
+        "Grant only the IAM actions needed; iam:* lets the principal make itself an administrator.",
+    ),
+    (
+        "notaction",
+        "Allow with NotAction",
+        "An Allow statement uses NotAction: it grants every action but "
+        "those listed, including actions AWS adds later.",
+        "List the allowed actions with Action.",
+    ),
+    (
+        "notresource",
+        "Allow with NotResource",
+        "An Allow statement uses NotResource: it applies to every resource but those listed.",
+        "List the resources with Resource.",
+    ),
+    (
+        "permissions",
+        "Sensitive permissions",
+        "An Allow statement grants actions that change permissions "
+        "(policyuniverse category Permissions), e.g. iam:PutRolePolicy, s3:PutBucketPolicy.",
+        "Remove permission-changing actions or restrict their resources.",
+    ),
+    (
+        "passrole",
+        "iam:PassRole on *",
+        "An Allow statement grants iam:PassRole on every role, letting the "
+        "principal hand any role (and its permissions) to a service.",
+        "Restrict iam:PassRole to the roles needed.",
+    ),
+)
+
+
+def _iam_hits(suffix: str, technology: str, configuration: dict[str, Any]) -> Iterator[Hit]:
+    if suffix in ("admin", "iam-star"):
+        action = "*" if suffix == "admin" else "iam:*"
+        for name, path in policy.attached_equivalents(configuration, action):
+            yield Hit(f"attached AWS managed policy {name} allows {action}", path, f"managed:{name}")
+    for ref in policy.identity_statements(technology, configuration):
+        if not ref.allows:
+            continue
+        where = f"policy {ref.policy_name} statement {ref.key.split('/', 1)[1]}"
+        actions = [a.lower() for a in ref.actions()]
+        resources = ", ".join(ref.resources()) or "NotResource " + ", ".join(
+            str(r) for r in policy.as_list(ref.statement.get("NotResource"))
+        )
+        if suffix == "admin" and "*" in actions:
+            yield Hit(f"{where} allows * on {resources}", ref.path, ref.key)
+        elif suffix == "iam-star" and "iam:*" in actions:
+            yield Hit(f"{where} allows iam:* on {resources}", ref.path, ref.key)
+        elif suffix == "notaction" and "NotAction" in ref.statement:
+            excluded = ", ".join(str(a) for a in policy.as_list(ref.statement["NotAction"]))
+            yield Hit(f"{where} allows every action except {excluded}", ref.path, ref.key)
+        elif suffix == "notresource" and "NotResource" in ref.statement:
+            yield Hit(
+                f"{where} allows {', '.join(ref.actions()) or 'NotAction'} on {resources}", ref.path, ref.key
+            )
+        elif suffix == "permissions" and "*" not in actions:
+            sensitive = policy.permission_actions(ref)
+            if sensitive:
+                listed = ", ".join(sensitive[:8]) + (
+                    f" (+{len(sensitive) - 8} more)" if len(sensitive) > 8 else ""
+                )
+                yield Hit(f"{where} allows {listed}", ref.path, ref.key)
+        elif (
+            suffix == "passrole" and "*" in ref.resources() and "iam:passrole" in policy.expanded_actions(ref)
+        ):
+            yield Hit(f"{where} allows iam:PassRole on *", ref.path, ref.key)
+
+
+def _iam_check(suffix: str, technology: str) -> Callable[..., Iterator[Hit]]:
+    def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
+        return _iam_hits(suffix, technology, document.get("configuration") or {})
+
+    return check
+
+
+for _tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
+    for _suffix, _title, _description, _remediation in _IAM_CHECKS:
+        _register(
+            _iam_check(_suffix, _tech),
+            id=f"{_tech}.policy-{_suffix}",
+            technology=_tech,
+            score=10,
+            title=_title,
+            description=_description,
+            remediation=_remediation,
+        )
+
+
+def _acl_check(wanted: str) -> Callable[..., Iterator[Hit]]:
+    def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
+        acl = (document.get("configuration") or {}).get("Acl") or {}
+        owner = (acl.get("Owner") or {}).get("ID")
+        grantees: dict[str, tuple[str, list[str], str]] = {}
+        for i, grant in enumerate(policy.as_list(acl.get("Grants"))):
+            grantee = (grant or {}).get("Grantee") or {}
+            if grantee.get("Type") == "CanonicalUser" and grantee.get("ID"):
+                kind, account = ctx.classify_canonical_id(grantee["ID"], owner)
+                label = f"canonical id {grantee['ID']}" + (
+                    f" ({ctx.account_label(account)})" if account else ""
+                )
+                ident = grantee["ID"]
+            elif grantee.get("Type") == "AmazonCustomerByEmail" and grantee.get("EmailAddress"):
+                kind, label, ident = UNKNOWN, f"email {grantee['EmailAddress']}", grantee["EmailAddress"]
+            else:
+                continue
+            if kind == wanted:
+                entry = grantees.setdefault(ident, (label, [], f"configuration.Acl.Grants[{i}]"))
+                entry[1].append(str(grant.get("Permission")))
+        for ident, (label, permissions, path) in grantees.items():
+            yield Hit(f"ACL grants {', '.join(sorted(permissions))} to {label}", path, ident)
+
+    return check
+
+
+for _suffix, _kind, _score, _title in (
+    ("unknown-account", UNKNOWN, 10, "ACL grant to an unknown account"),
+    ("friendly-account", FRIENDLY, 0, "ACL grant to a friendly account"),
+    ("thirdparty-account", THIRD_PARTY, 0, "ACL grant to a third-party account"),
+):
+    _register(
+        _acl_check(_kind),
+        id=f"s3.bucket.acl-{_suffix}",
+        technology="s3.bucket",
+        score=_score,
+        title=_title,
+        description="The bucket ACL grants access to a canonical user id (or e-mail) that is not the owner; "
+        "accounts are recognised by audit.known_accounts.<id>.canonical_id.",
+        remediation="Remove the grant, or use a bucket policy naming the account.",
+    )
+
+
+def _is_public_network(cidr: str) -> bool:
+    try:
+        network = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+    return network.prefixlen > 0 and network.is_global
+
+
+def _sg_references(configuration: dict[str, Any]) -> Iterator[tuple[str, str, str, str | None]]:
+    """(path, rule label, entity, account id or None) of every ingress source except /0 ranges."""
+    import jmespath
+
+    for i, permission in enumerate(policy.as_list(configuration.get("IpPermissions"))):
+        if not isinstance(permission, dict):
+            continue
+        label = "{}:{}".format(
+            *(
+                jmespath.search(f, permission, options=JMESPATH_OPTIONS)
+                for f in ("protocol_name(IpProtocol)", "port_range(@)")
+            )
+        )
+        for j, pair in enumerate(policy.as_list(permission.get("UserIdGroupPairs"))):
+            if isinstance(pair, dict) and pair.get("UserId"):
+                entity = f"{pair['UserId']}/{pair.get('GroupId') or pair.get('GroupName')}"
+                yield (
+                    f"configuration.IpPermissions[{i}].UserIdGroupPairs[{j}]",
+                    label,
+                    entity,
+                    str(pair["UserId"]),
+                )
+        for list_key, cidr_key in (("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")):
+            for j, cidr_range in enumerate(policy.as_list(permission.get(list_key))):
+                cidr = str((cidr_range or {}).get(cidr_key, ""))
+                if _is_public_network(cidr):
+                    yield f"configuration.IpPermissions[{i}].{list_key}[{j}]", label, cidr, None
+
+
+def _sg_check(wanted: str) -> Callable[..., Iterator[Hit]]:
+    def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
+        for path, label, entity, account in _sg_references(document.get("configuration") or {}):
+            if account is not None:
+                kind, who = (
+                    ctx.classify_account(account),
+                    f"security group {entity} of account " + (ctx.account_label(account)),
+                )
+            else:
+                kind, who = (SAME if ctx.is_trusted_cidr(entity) else UNKNOWN), entity
+            if kind == wanted:
+                yield Hit(f"ingress {label.replace(':', ' ')} from {who}", path, f"ingress:{label}:{entity}")
+
+    return check
+
+
+for _suffix, _kind, _score, _title, _extra in (
+    (
+        "unknown-account",
+        UNKNOWN,
+        10,
+        "Ingress from an unknown account",
+        " Public CIDRs outside audit.trusted_cidrs count as unknown; private ranges and /0 (see "
+        "ingress-internet) do not.",
+    ),
+    ("friendly-account", FRIENDLY, 0, "Ingress from a friendly account", ""),
+    ("thirdparty-account", THIRD_PARTY, 0, "Ingress from a third-party account", ""),
+):
+    _register(
+        _sg_check(_kind),
+        id=f"ec2.security_group.ingress-{_suffix}",
+        technology="ec2.security_group",
+        score=_score,
+        title=_title,
+        description="An ingress rule references a security group of another account." + _extra,
+        remediation="Remove the rule, or list the account in audit.known_accounts (CIDR: trusted_cidrs).",
+    )
