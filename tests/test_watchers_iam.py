@@ -156,6 +156,30 @@ def test_keys_missing_from_the_report_fall_back_to_per_key_calls(client, monkeyp
     assert "LastUsedDate" not in keys[ids["idle"]]
 
 
+def test_report_row_of_an_earlier_user_with_the_same_name_is_ignored(client, monkeypatch):
+    client.create_user(UserName="erin")
+    _used_key(client, "erin")
+    real = iam.credential_report
+
+    def stale_report(ctx):
+        rows = real(ctx)
+        rows["erin"] = {
+            **rows["erin"],
+            "user_creation_time": "2015-01-01T00:00:00+00:00",
+            "password_last_used": "2015-02-01T00:00:00+00:00",
+        }
+        return rows
+
+    monkeypatch.setattr(iam, "credential_report", stale_report)
+    ctx = make_ctx()
+
+    (erin,) = iam.list_users(ctx)
+
+    assert "PasswordLastUsed" not in erin.configuration
+    assert ctx.calls["iam:GetAccessKeyLastUsed"] == 1
+    assert "LastUsedDate" in erin.configuration["AccessKeys"][0]
+
+
 def test_no_users_costs_no_credential_report(client):
     ctx = make_ctx()
     assert iam.list_users(ctx) == []

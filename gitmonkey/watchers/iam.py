@@ -174,6 +174,16 @@ def _user_item(ctx: SliceContext, iam: Any, detail: dict[str, Any], row: dict[st
     return Item("iam.user", ctx.region, name, name, detail["Arn"], configuration)
 
 
+def _report_row(report: dict[str, dict[str, str]], detail: dict[str, Any]) -> dict[str, str] | None:
+    """The user's report row, unless it belongs to an earlier user of the same name."""
+    row = report.get(detail["UserName"])
+    if row is None or row.get("arn") != detail["Arn"]:
+        return None
+    if not _same_second(_report_time(row.get("user_creation_time")), detail.get("CreateDate")):
+        return None
+    return row
+
+
 def list_users(ctx: SliceContext) -> list[Item]:
     details = authorization_details(ctx)["UserDetailList"]
     if not details:
@@ -183,7 +193,7 @@ def list_users(ctx: SliceContext) -> list[Item]:
     items = []
     for detail in details:
         try:
-            items.append(_user_item(ctx, iam, detail, report.get(detail["UserName"])))
+            items.append(_user_item(ctx, iam, detail, _report_row(report, detail)))
         except ClientError as exc:
             # Listing keys of a user deleted since the account-wide read: the user is gone.
             if is_error(exc, "NoSuchEntity"):
