@@ -58,15 +58,20 @@ class Recipient:
             return False
         if not self.wants_account(event.account, event.account_id):
             return False
-        if self.regions and event.region and not _any_glob(event.region, self.regions):
+        if not self.wants_item(event.technology, event.region, event.item_id, event.item_name):
             return False
-        if self.technologies and event.technology and not _any_glob(event.technology, self.technologies):
-            return False
-        if self.items and (event.item_id or event.item_name):
-            names = [n for n in (event.item_id, event.item_name) if n]
-            if not any(_any_glob(n, self.items) for n in names):
-                return False
         return not (event.kind in SCORED_KINDS and event.score < self.min_score)
+
+    def wants_item(
+        self, technology: str | None, region: str | None, item_id: str | None, item_name: str | None
+    ) -> bool:
+        """Region, technology and item filters; what an event does not name is not filtered."""
+        if self.regions and region and not _any_glob(region, self.regions):
+            return False
+        if self.technologies and technology and not _any_glob(technology, self.technologies):
+            return False
+        names = [n for n in (item_id, item_name) if n]
+        return not (self.items and names and not any(_any_glob(n, self.items) for n in names))
 
     def identity(self) -> str:
         return json.dumps([self.name, self.channel, list(self.address)])
