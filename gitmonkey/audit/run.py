@@ -1,0 +1,325 @@
+"""Audit an account repository: every item, or the items a commit range changed.
+
+The audit reads items, issue files and justifications from the commit at HEAD (never from the
+working tree), evaluates the rules, and records all resulting issue-file changes in one commit
+made with ``AccountRepository.commit``. Its result depends only on items, justifications,
+rules, config and the history of earlier audit commits, so re-running it converges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from gitmonkey import events as ev
+from gitmonkey.audit import issues as iss
+from gitmonkey.audit.justify import JUSTIFICATIONS_PREFIX, Justifications
+from gitmonkey.config import AccountConfig, Config
+
+if TYPE_CHECKING:
+    from gitmonkey.store import AccountRepository
+
+_EVENT_KINDS = {
+    iss.NEW: ev.ISSUE_NEW,
+    iss.REGRESSED: ev.ISSUE_REGRESSED,
+    iss.FIXED: ev.ISSUE_FIXED,
+    iss.JUSTIFIED: ev.ISSUE_JUSTIFIED,
+    iss.EXPIRED: ev.JUSTIFICATION_EXPIRED,
+}
+
+
+@dataclass
+class AuditResult:
+    head: str | None = None
+    commit: str | None = None
+    audited: int = 0
+    transitions: list[iss.Transition] = field(default_factory=list)
+    events: list[ev.Event] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = {kind: 0 for kind in iss.TRANSITION_TRAILERS}
+        for t in self.transitions:
+            counts[t.kind] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "head": self.head,
+            "commit": self.commit,
+            "audited": self.audited,
+            "counts": self.counts(),
+            "errors": list(self.errors),
+        }
+
+
+def load_ruleset(config: Config) -> Any:
+    from gitmonkey.audit.rules import RuleSet
+
+    return RuleSet.load(config.audit, base_dir=config.path.parent)
+
+
+def audit_context(config: Config, account: AccountConfig, now: datetime) -> Any:
+    from gitmonkey.audit.context import AuditContext
+
+    return AuditContext.from_config(config.audit, account_id=account.id, account_name=account.name, now=now)
+
+
+def changed_in_range(repo: AccountRepository, old: str | None, new: str) -> tuple[set[str], bool]:
+    """Item paths changed between two commits, and whether any justification changed."""
+    if old is None:
+        paths = set(repo.list_blobs("items/", new)) | set(repo.list_blobs(JUSTIFICATIONS_PREFIX, new))
+    else:
+        out = repo.git("diff", "--name-only", "--no-renames", "-z", old, new, "--", iss.ITEMS_PREFIX,
+                       JUSTIFICATIONS_PREFIX)
+        paths = {p for p in out.split("\0") if p}
+    items = {p for p in paths if p.startswith(iss.ITEMS_PREFIX) and p.endswith(".json")}
+    return items, any(p.startswith(JUSTIFICATIONS_PREFIX) for p in paths)
+
+
+def audit_all(
+    repo: AccountRepository, config: Config, account: AccountConfig, *, ruleset: Any = None,
+    now: datetime | None = None,
+) -> AuditResult:
+    return audit_repository(repo, config, account, targets=None, recheck_justifications=True,
+                            ruleset=ruleset, now=now)
+
+
+def audit_ranges(
+    repo: AccountRepository,
+    config: Config,
+    account: AccountConfig,
+    ranges: Iterable[tuple[str | None, str]],
+    *,
+    recheck_justifications: bool = False,
+    ruleset: Any = None,
+    now: datetime | None = None,
+) -> AuditResult:
+    """Audit what the ranges changed; each item is compared with its version at its range's start."""
+    targets: dict[str, str | None] = {}
+    for old, new in ranges:
+        items, justifications_changed = changed_in_range(repo, old, new)
+        recheck_justifications = recheck_justifications or justifications_changed
+        for path in items:
+            targets.setdefault(path, old)
+    return audit_repository(repo, config, account, targets=targets,
+                            recheck_justifications=recheck_justifications, ruleset=ruleset, now=now)
+
+
+def audit_repository(
+    repo: AccountRepository,
+    config: Config,
+    account: AccountConfig,
+    *,
+    targets: Mapping[str, str | None] | None,
+    recheck_justifications: bool,
+    ruleset: Any = None,
+    now: datetime | None = None,
+) -> AuditResult:
+    """Re-evaluate ``targets`` (item path -> revision of its previous version; None = all items).
+
+    With ``recheck_justifications`` every other issue file is re-read and only its justification
+    state recomputed (an expiry, or a justification merged through a pull request).
+    """
+    now = now or datetime.now(UTC)
+    head = repo.head()
+    result = AuditResult(head=head)
+    if head is None:
+        return result
+    items = repo.list_blobs(iss.ITEMS_PREFIX, head)
+    issue_blobs = repo.list_blobs(iss.ISSUES_PREFIX, head)
+    justification_blobs = repo.list_blobs(JUSTIFICATIONS_PREFIX, head)
+    if targets is None:
+        evaluate: dict[str, str | None] = dict.fromkeys(items)
+        evaluate.update((p, r) for p, r in _last_change_parents(repo, head).items() if p in items)
+        evaluate.update(dict.fromkeys(iss.item_path_for(p) for p in issue_blobs if p.endswith(".yaml")))
+    else:
+        evaluate = dict(targets)
+    recheck = (
+        {iss.item_path_for(p) for p in issue_blobs if p.endswith(".yaml")} - evaluate.keys()
+        if recheck_justifications
+        else set()
+    )
+    wanted = [items[p] for p in evaluate if p in items]
+    issue_paths = (iss.issue_path_for(p) for p in (*evaluate, *recheck))
+    wanted += [issue_blobs[p] for p in issue_paths if p in issue_blobs]
+    wanted += list(justification_blobs.values())
+    contents = repo.read_blobs(set(wanted))
+    justifications = Justifications.from_files({p: contents[s] for p, s in justification_blobs.items()})
+    result.errors.extend(justifications.errors)
+    previous_docs = _previous_documents(repo, evaluate)
+    state = _Run(repo, head, now, justifications)
+    rules = None
+    ctx = None
+    ephemeral = None
+    changes = []
+    for path in sorted(evaluate.keys() | recheck):
+        issue_path = iss.issue_path_for(path)
+        before = None
+        if issue_path in issue_blobs:
+            try:
+                before = iss.IssueFile.load(contents[issue_blobs[issue_path]], issue_path)
+            except iss.IssueFileError as exc:
+                result.errors.append(str(exc))
+        findings: list[Any] | None = None
+        if path in recheck:
+            if before is None:
+                continue
+            item = before.item
+        elif path in items:
+            try:
+                document = json.loads(contents[items[path]])
+            except ValueError as exc:
+                result.errors.append(f"{path}: not valid JSON ({exc}); its issues were left as they are")
+                continue
+            if rules is None:
+                rules = ruleset if ruleset is not None else load_ruleset(config)
+                ctx = audit_context(config, account, now)
+                ephemeral = _ephemeral(repo)
+            extra = ephemeral.get(path) if ephemeral is not None else None
+            if extra:
+                from gitmonkey.normalize import merge_ephemeral
+
+                document = merge_ephemeral(document, extra)
+            item = iss.ItemRef.from_document(document, path)
+            findings = rules.evaluate(document, previous_docs.get(path), ctx)
+            result.audited += 1
+        elif before is not None:
+            item = before.item
+            findings = []
+        else:
+            continue
+        reconciled = iss.reconcile(
+            item,
+            before.issues if before else (),
+            findings,
+            justify=state.justify,
+            first_seen=state.first_seen,
+            was_fixed=state.was_fixed,
+        )
+        result.transitions.extend(reconciled.transitions)
+        old_bytes = contents.get(issue_blobs[issue_path]) if issue_path in issue_blobs else None
+        new_bytes = reconciled.file.dump() if reconciled.file else None
+        if new_bytes != old_bytes:
+            from gitmonkey.store import FileChange
+
+            changes.append(FileChange(issue_path, new_bytes))
+    if changes:
+        from gitmonkey.store import PlannedCommit
+
+        message = iss.audit_message(result.transitions, len(changes))
+        result.commit = repo.commit([PlannedCommit(message, tuple(changes))])[-1]
+    result.events = issue_events(account, result.transitions, result.commit)
+    return result
+
+
+def issue_events(
+    account: AccountConfig, transitions: Iterable[iss.Transition], commit: str | None
+) -> list[ev.Event]:
+    """Events for the notifier; a justified issue produces issue.justified, never issue.new."""
+    events = []
+    for t in transitions:
+        if t.kind in (iss.NEW, iss.REGRESSED) and t.issue.justified:
+            continue
+        title = f"{t.issue.title}: {t.issue.details}" if t.issue.details else t.issue.title
+        details: dict[str, Any] = {
+            "fingerprint": t.issue.fingerprint, "rule": t.issue.rule, "path": t.issue.path,
+        }
+        if t.issue.justification:
+            details["justification"] = dict(t.issue.justification)
+        events.append(
+            ev.Event(
+                kind=_EVENT_KINDS[t.kind],
+                account=account.name,
+                account_id=account.id,
+                title=title,
+                technology=t.item.technology,
+                region=t.item.region,
+                item_id=t.item.id,
+                item_name=t.item.name or None,
+                score=t.issue.score,
+                commit=commit,
+                details=details,
+            )
+        )
+    return events
+
+
+class _Run:
+    """Per-audit lookups that cost a git call, made at most once."""
+
+    def __init__(self, repo: AccountRepository, head: str, now: datetime, justifications: Justifications):
+        self._repo = repo
+        self._head = head
+        self._now = now
+        self._justifications = justifications
+        self._fixed: set[str] | None = None
+        stamp = int(repo.git("log", "-1", "--format=%ct", head).strip())
+        self.first_seen = (head, datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    def justify(self, issue: iss.Issue, item: iss.ItemRef) -> iss.JustificationMatch | None:
+        return self._justifications.lookup(issue, item, self._now)
+
+    def was_fixed(self, fp: str) -> bool:
+        if self._fixed is None:
+            out = self._repo.git(
+                "log",
+                f"--format=%(trailers:key={iss.TRAILER_FIXED},valueonly)",
+                f"--grep=^{iss.TRAILER_FIXED}: ",
+                self._head,
+            )
+            self._fixed = {line.strip() for line in out.splitlines() if line.strip()}
+        return fp in self._fixed
+
+
+def _last_change_parents(repo: AccountRepository, head: str) -> dict[str, str | None]:
+    """For each item, the first parent of the commit that last changed it.
+
+    ``audit --all`` compares each item with that version, as the audit of that commit did, so
+    change predicates give the same findings either way and re-auditing converges.
+    """
+    out = repo.git("log", "--format=%x01%H%x02%P", "--name-only", "--no-renames", "-z", head, "--",
+                   iss.ITEMS_PREFIX)
+    parents: dict[str, str | None] = {}
+    for chunk in out.split("\x01")[1:]:
+        header, _, names = chunk.partition("\0")
+        parent = (header.partition("\x02")[2].split() or [None])[0]
+        for name in names.split("\0"):
+            name = name.strip("\n")
+            if name and name not in parents:
+                parents[name] = parent
+    return parents
+
+
+def _previous_documents(
+    repo: AccountRepository, evaluate: Mapping[str, str | None]
+) -> dict[str, dict[str, Any]]:
+    specs = [(path, f"{rev}:{path}") for path, rev in sorted(evaluate.items()) if rev is not None]
+    if not specs:
+        return {}
+    out = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype)",
+                   input="".join(spec + "\n" for _, spec in specs).encode("utf-8"))
+    shas = {}
+    for (path, _), line in zip(specs, out.splitlines(), strict=True):
+        sha, _, kind = line.partition(" ")
+        if kind == "blob":
+            shas[path] = sha
+    contents = repo.read_blobs(set(shas.values()))
+    documents: dict[str, dict[str, Any]] = {}
+    for path, sha in shas.items():
+        try:
+            documents[path] = json.loads(contents[sha])
+        except ValueError:
+            continue
+    return documents
+
+
+def _ephemeral(repo: AccountRepository) -> Any:
+    try:
+        from gitmonkey.store.state import EphemeralStore
+    except ImportError:
+        return None
+    return EphemeralStore.load(repo.state_dir)

@@ -1,0 +1,317 @@
+"""The post-commit / post-merge flow: install the hooks, run the audit over a range, notify.
+
+A sync commits through ``git fast-import``, which fires no hooks, and calls
+``run_after_sync`` once over its whole range. People's commits and merges (a merged
+justification pulled with ``git pull``) fire the installed hooks, which run
+``python -m gitmonkey hook post-commit|post-merge``.
+
+A hook never fails the commit: a range it could not audit is recorded as pending in
+``.git/gitmonkey/audit-pending.json`` and audited by the next hook or sync; what happened is
+appended to ``.git/gitmonkey/hook.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitmonkey.resources import hooks_dir
+
+if TYPE_CHECKING:
+    from gitmonkey.config import AccountConfig, Config
+    from gitmonkey.events import Event
+    from gitmonkey.store import AccountRepository
+
+HOOK_NAMES = ("post-commit", "post-merge")
+MARKER = "# gitmonkey-hook"
+SKIP_ENV = "GITMONKEY_NO_HOOK"
+PENDING_FILE = "audit-pending.json"
+LOG_FILE = "hook.log"
+CONFIG_KEY = "gitmonkey.config"
+BRANCH = "main"
+# git exports these to hooks; left in place they would point our own git calls at the
+# committing process's (possibly temporary) index instead of the repository's.
+_GIT_HOOK_ENV = ("GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_EDITOR",
+                 "GIT_REFLOG_ACTION")
+
+
+class HookInstallError(Exception):
+    """The hooks cannot be installed without losing a hook the user already has."""
+
+
+def _git(repo_path: Path, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(["git", *args], cwd=repo_path, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def install_hooks(repo_path: Path, config_path: Path, *, python: str | None = None) -> list[Path]:
+    """Install post-commit and post-merge into the repository; idempotent.
+
+    A hook the user already had is moved to ``<hook>.user`` and called first by ours. The
+    interpreter (default ``sys.executable``) and the config path are baked into the installed
+    file; the config path is also stored as the repository's local ``gitmonkey.config``.
+    """
+    repo_path = Path(repo_path)
+    config_path = Path(config_path).resolve()
+    hooks = Path(_git(repo_path, "rev-parse", "--git-path", "hooks"))
+    if not hooks.is_absolute():
+        hooks = repo_path / hooks
+    hooks.mkdir(parents=True, exist_ok=True)
+    _git(repo_path, "config", "--local", CONFIG_KEY, str(config_path))
+    installed = []
+    for name in HOOK_NAMES:
+        target = hooks / name
+        text = render_hook(name, python or sys.executable, config_path)
+        if target.exists() and MARKER not in target.read_text(encoding="utf-8", errors="replace"):
+            user = hooks / f"{name}.user"
+            if user.exists():
+                raise HookInstallError(
+                    f"{target} is not gitmonkey's and {user} exists too: merge them by hand, then re-run"
+                )
+            os.replace(target, user)
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            tmp = target.with_name(f".{name}.gitmonkey-tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.chmod(0o755)
+            os.replace(tmp, target)
+        installed.append(target)
+    return installed
+
+
+def render_hook(name: str, python: str, config_path: Path) -> str:
+    template = (hooks_dir() / name).read_text(encoding="utf-8")
+    text = template.replace("@PYTHON@", shlex.quote(python))
+    return text.replace("@CONFIG@", shlex.quote(str(config_path)))
+
+
+# -- pending ranges and the log ------------------------------------------------------------
+
+
+def load_pending(state_dir: Path) -> list[tuple[str | None, str]]:
+    path = Path(state_dir) / PENDING_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [(r.get("old"), r["new"]) for r in data.get("ranges", [])]
+    except FileNotFoundError:
+        return []
+    except (ValueError, KeyError, TypeError, AttributeError):
+        log(state_dir, f"{path} is unreadable; the next audit --all repairs what it listed")
+        return []
+
+
+def record_pending(state_dir: Path, old: str | None, new: str, reason: str) -> None:
+    """Remember a range that was not audited, for the next hook or sync (atomic write)."""
+    ranges = [{"old": o, "new": n} for o, n in load_pending(state_dir)]
+    if {"old": old, "new": new} not in ranges:
+        ranges.append({"old": old, "new": new})
+    _write_json(Path(state_dir) / PENDING_FILE, {"ranges": ranges, "reason": reason})
+
+
+def clear_pending(state_dir: Path) -> None:
+    (Path(state_dir) / PENDING_FILE).unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def log(state_dir: Path, message: str) -> None:
+    path = Path(state_dir) / LOG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"{stamp} {message}\n")
+
+
+# -- the audit over a range ---------------------------------------------------------------------
+
+
+def run_after_sync(
+    repo_path: Path,
+    config: Config,
+    account: AccountConfig,
+    old_head: str | None,
+    new_head: str | None,
+    *,
+    extra_events: list[Event] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Audit a sync's whole range (plus pending ranges) and hand the events to the notifier.
+
+    The caller holds the repository lock. Raises if the audit fails; the range is then
+    recorded as pending first, so the next run audits it.
+    """
+    from gitmonkey.store import AccountRepository
+
+    repo = AccountRepository.open(
+        Path(repo_path), committer_name=config.committer_name, committer_email=config.committer_email
+    )
+    return _audit_and_notify(repo, config, account, old_head, new_head, extra_events or [], now=now)
+
+
+def _audit_and_notify(
+    repo: AccountRepository,
+    config: Config,
+    account: AccountConfig,
+    old: str | None,
+    new: str | None,
+    extra_events: list[Event],
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    from gitmonkey.audit.run import audit_ranges
+
+    pending = load_pending(repo.state_dir)
+    ranges = list(pending)
+    if new is not None and old != new:
+        ranges.append((old, new))
+    summary: dict[str, Any] = {"ranges": len(ranges)}
+    events = list(extra_events)
+    if ranges:
+        try:
+            result = audit_ranges(repo, config, account, ranges, recheck_justifications=True, now=now)
+        except Exception as exc:
+            if new is not None and old != new:
+                record_pending(repo.state_dir, old, new, f"{type(exc).__name__}: {exc}")
+            raise
+        clear_pending(repo.state_dir)
+        summary.update(result.to_dict())
+        events += result.events
+        log(repo.state_dir, f"audit {_range_text(ranges)}: {result.counts()} commit={result.commit}")
+        item_old = ranges[0][0] if len(ranges) == 1 else _oldest(repo, ranges)
+        summary["notify"] = hand_to_notifier(repo, config, account, item_old, new, events)
+    elif events:
+        summary["notify"] = hand_to_notifier(repo, config, account, None, None, events)
+    return summary
+
+
+def _range_text(ranges: list[tuple[str | None, str]]) -> str:
+    return ", ".join(f"{(o or 'root')[:10]}..{n[:10]}" for o, n in ranges)
+
+
+def _oldest(repo: AccountRepository, ranges: list[tuple[str | None, str]]) -> str | None:
+    olds = [o for o, _ in ranges]
+    if None in olds:
+        return None
+    base = olds[0]
+    for other in olds[1:]:
+        base = repo.git("merge-base", base, other).strip() or None
+        if base is None:
+            return None
+    return base
+
+
+def hand_to_notifier(
+    repo: AccountRepository,
+    config: Config,
+    account: AccountConfig,
+    old: str | None,
+    new: str | None,
+    issue_events: list[Event],
+) -> dict[str, Any]:
+    """The single place where the audit flow hands events to ``gitmonkey.notify``.
+
+    Item events for ``old..new`` come first, then the audit's and the caller's events. A
+    notifier failure never fails the flow: messages stay in the outbox for ``notify flush``.
+    """
+    try:
+        from gitmonkey import notify
+        from gitmonkey.notify import changes
+    except ImportError:
+        return {"skipped": "gitmonkey.notify is not available"}
+    if not hasattr(notify, "enqueue") or not config.notifications:
+        return {"skipped": "no notifications configured"}
+    try:
+        events = changes.item_events(repo.path, account, old, new) if new is not None else []
+        events += issue_events
+        queued = notify.enqueue(repo.state_dir, account, events, config.notifications)
+        flushed = notify.flush(repo.state_dir, config.notifications)
+        return {"queued": queued, "flush": str(flushed)}
+    except Exception as exc:
+        log(repo.state_dir, f"notify failed (kept in the outbox): {type(exc).__name__}: {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+# -- the installed hook's entry point -------------------------------------------------------------
+
+
+def run_hook(name: str, repo_path: Path | None = None, config_path: str | None = None) -> int:
+    """Entry point of ``gitmonkey hook NAME``; returns 0 whatever happens (the commit is made)."""
+    for var in _GIT_HOOK_ENV:
+        os.environ.pop(var, None)
+    repo_path = Path(repo_path or Path.cwd())
+    state_dir = repo_path / ".git" / "gitmonkey"
+    if os.environ.get(SKIP_ENV):
+        return 0
+    try:
+        _run_hook(name, repo_path, config_path)
+    except Exception as exc:
+        log(state_dir, f"{name} failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        print(f"gitmonkey: {name} audit failed, will be retried (see {state_dir / LOG_FILE})",
+              file=sys.stderr)
+    return 0
+
+
+def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
+    from gitmonkey.config import load_config
+    from gitmonkey.store import AccountRepository, RepositoryLocked
+
+    if name not in HOOK_NAMES:
+        raise ValueError(f"unknown hook {name!r}; expected one of {', '.join(HOOK_NAMES)}")
+    state_dir = repo_path / ".git" / "gitmonkey"
+    branch = _git(repo_path, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+    if branch != BRANCH:
+        log(state_dir, f"{name}: on {branch or 'a detached HEAD'}, not {BRANCH}: nothing audited")
+        return
+    new = _git(repo_path, "rev-parse", "HEAD")
+    old = _range_start(name, repo_path, new)
+    if _is_audit_commit(repo_path, new):
+        return
+    config = load_config(config_path or _git(repo_path, "config", "--local", CONFIG_KEY, check=False) or None)
+    account = _account_for(config, repo_path)
+    repo = AccountRepository.open(
+        repo_path, committer_name=config.committer_name, committer_email=config.committer_email
+    )
+    try:
+        with repo.lock():
+            _audit_and_notify(repo, config, account, old, new, [])
+    except RepositoryLocked as exc:
+        record_pending(state_dir, old, new, f"locked: {exc}")
+        log(state_dir, f"{name}: repository busy ({exc}); {_range_text([(old, new)])} left for the next run")
+    except Exception as exc:
+        record_pending(state_dir, old, new, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _range_start(name: str, repo_path: Path, new: str) -> str | None:
+    if name == "post-merge":
+        orig = _git(repo_path, "rev-parse", "--verify", "--quiet", "ORIG_HEAD", check=False)
+        if orig and orig != new:
+            return orig
+    return _git(repo_path, "rev-parse", "--verify", "--quiet", f"{new}^", check=False) or None
+
+
+def _is_audit_commit(repo_path: Path, sha: str) -> bool:
+    """The audit's own commit (were it ever to fire a hook) must not re-trigger the audit."""
+    subject = _git(repo_path, "log", "-1", "--format=%s", sha)
+    return subject.startswith("audit: ")
+
+
+def _account_for(config: Config, repo_path: Path) -> AccountConfig:
+    here = repo_path.resolve()
+    for account in config.accounts:
+        if config.repo_path(account).resolve() == here:
+            return account
+    raise LookupError(f"{here} is not the repository of any account in {config.path}")

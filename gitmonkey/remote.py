@@ -1,0 +1,116 @@
+"""An account repository's git remote: pull before a sync, push after it.
+
+By the ownership rule (the bot writes items/ and issues/, people write justifications/) a
+fast-forward or a merge of the remote's main never conflicts with the bot's commits. Local
+commits are never dropped: nothing here resets or force-pushes. The pulled range is recorded as
+pending for the audit (the merge itself runs with the hooks silenced, since the sync holds the
+lock and audits once at its end).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gitmonkey.hooks import SKIP_ENV, record_pending
+
+if TYPE_CHECKING:
+    from gitmonkey.config import AccountConfig
+    from gitmonkey.store import AccountRepository
+
+REMOTE = "origin"
+BRANCH = "main"
+TRACKING = f"refs/remotes/{REMOTE}/{BRANCH}"
+
+
+class RemoteError(Exception):
+    """Pulling or pushing failed; the message says what happened to the local commits."""
+
+
+@dataclass(frozen=True)
+class PullResult:
+    old: str | None
+    new: str | None
+    action: str  # "none", "fast-forward", "merge", "no-remote-branch"
+
+
+def _git(repo: AccountRepository, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_AUTHOR_NAME=repo.committer_name, GIT_AUTHOR_EMAIL=repo.committer_email,
+        GIT_COMMITTER_NAME=repo.committer_name, GIT_COMMITTER_EMAIL=repo.committer_email,
+        GIT_TERMINAL_PROMPT="0",
+    )
+    env[SKIP_ENV] = "1"
+    proc = subprocess.run(["git", *args], cwd=repo.path, env=env, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise RemoteError(f"git {args[0]} failed in {repo.path}: {(proc.stderr or proc.stdout).strip()}")
+    return proc
+
+
+def _rev(repo: AccountRepository, ref: str) -> str | None:
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    return proc.stdout.strip() or None
+
+
+def ensure_remote(repo: AccountRepository, url: str) -> None:
+    current = _git(repo, "remote", "get-url", REMOTE, check=False)
+    if current.returncode != 0:
+        _git(repo, "remote", "add", REMOTE, url)
+    elif current.stdout.strip() != url:
+        _git(repo, "remote", "set-url", REMOTE, url)
+
+
+def pull_before_sync(repo: AccountRepository, account: AccountConfig) -> PullResult:
+    """Bring the remote's main into the local main (fast-forward, else a merge commit).
+
+    Raises RemoteError when the remote cannot be reached or the merge would conflict; the
+    local main is then exactly as it was.
+    """
+    old = repo.head()
+    if not account.remote:
+        return PullResult(old, old, "none")
+    ensure_remote(repo, account.remote)
+    _git(repo, "fetch", "--quiet", "--no-tags", REMOTE, f"+refs/heads/{BRANCH}:{TRACKING}")
+    theirs = _rev(repo, TRACKING)
+    if theirs is None:
+        return PullResult(old, old, "no-remote-branch")
+    if old == theirs or (old and _is_ancestor(repo, theirs, old)):
+        return PullResult(old, old, "none")
+    if old is None or _is_ancestor(repo, old, theirs):
+        _git(repo, "merge", "--quiet", "--ff-only", TRACKING)
+        action = "fast-forward"
+    else:
+        merged = _git(repo, "merge", "--quiet", "--no-ff", "--no-edit", "-m",
+                      f"Merge {REMOTE}/{BRANCH} ({account.remote}) before sync", TRACKING, check=False)
+        if merged.returncode != 0:
+            _git(repo, "merge", "--abort", check=False)
+            raise RemoteError(
+                f"merging {REMOTE}/{BRANCH} into {repo.path} conflicts (someone wrote a bot-owned path?); "
+                f"local commits kept, main left at {old[:12]}: {(merged.stdout + merged.stderr).strip()}"
+            )
+        action = "merge"
+    new = repo.head()
+    if new is not None and new != old:
+        record_pending(repo.state_dir, old, new, f"pulled from {account.remote}")
+    return PullResult(old, new, action)
+
+
+def push_after_sync(repo: AccountRepository, account: AccountConfig) -> None:
+    """Push main to the remote (never forced); raises RemoteError, keeping every local commit."""
+    if not account.remote or repo.head() is None:
+        return
+    ensure_remote(repo, account.remote)
+    pushed = _git(repo, "push", "--quiet", "--porcelain", REMOTE, f"refs/heads/{BRANCH}:refs/heads/{BRANCH}",
+                  check=False)
+    if pushed.returncode != 0:
+        raise RemoteError(
+            f"push of {repo.path} to {account.remote} was refused; local commits kept, the next sync "
+            f"pulls and pushes again: {(pushed.stderr or pushed.stdout).strip()}"
+        )
+
+
+def _is_ancestor(repo: AccountRepository, ancestor: str, descendant: str) -> bool:
+    return _git(repo, "merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode == 0
