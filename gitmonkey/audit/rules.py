@@ -467,7 +467,7 @@ DEFAULT_CASE_CONTEXT: dict[str, Any] = {
         "222222222222": {"name": "vendor", "type": "third_party",
                          "canonical_id": "2" * 64},
     },
-    "trusted_cidrs": ["10.0.0.0/8", "192.0.2.0/24"],
+    "trusted_cidrs": ["10.0.0.0/8", "52.94.0.0/16"],
     "now": "2024-06-01T00:00:00Z",
 }
 

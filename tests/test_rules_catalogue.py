@@ -1,0 +1,58 @@
+"""Every rule (built-in YAML and Python) must have a case file whose items fire it and items that don't."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gitmonkey.audit import RuleSet
+
+CASES = Path(__file__).parent / "rule_cases"
+RULESET = RuleSet.load({}, base_dir=Path.cwd())
+
+
+@pytest.mark.parametrize("rule_id", [r.id for r in RULESET.rules])
+def test_rule_cases(rule_id: str) -> None:
+    path = CASES / f"{rule_id}.yaml"
+    assert path.is_file(), f"rule {rule_id} has no case file {path}"
+    assert RULESET.test_file(path) == []
+
+
+def test_no_orphan_case_files() -> None:
+    ids = {r.id for r in RULESET.rules}
+    orphans = sorted(p.stem for p in CASES.glob("*.yaml") if p.stem not in ids)
+    assert orphans == []
+
+
+def test_catalogue_covers_security_monkey_scores() -> None:
+    scores = {r.id: r.score for r in RULESET.rules}
+    assert scores["s3.bucket.policy-internet"] == scores["iam.role.trust-internet"] == 10
+    assert scores["s3.bucket.policy-unknown-account"] == 10
+    assert scores["s3.bucket.policy-friendly-account"] == scores["s3.bucket.policy-thirdparty-account"] == 0
+    assert scores["iam.role.trust-cross-account-root"] == 6
+    assert scores["s3.bucket.acl-internet"] == scores["ec2.security_group.ingress-internet"] == 10
+    for tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
+        for check in ("admin", "iam-star", "notaction", "notresource", "permissions", "passrole"):
+            assert scores[f"{tech}.policy-{check}"] == 10
+    for check in ("active-access-key", "access-key-rotation", "access-key-unused", "console-without-mfa",
+                  "console-plus-keys"):
+        assert scores[f"iam.user.{check}"] == 1
+
+
+def test_failing_case_is_reported(tmp_path: Path) -> None:
+    case = tmp_path / "s3.bucket.no-default-encryption.yaml"
+    case.write_text(
+        "fires:\n  - configuration: {ServerSideEncryptionConfiguration: {Rules: [{}]}}\n"
+        "passes:\n  - configuration: {}\n"
+    )
+    failures = RULESET.test_file(case)
+    assert len(failures) == 2
+    assert "fires[0]: expected a finding, got none" in failures[0]
+    assert "passes[0]: expected no finding" in failures[1]
+
+
+def test_case_file_naming_unknown_rule(tmp_path: Path) -> None:
+    case = tmp_path / "nope.yaml"
+    case.write_text("fires: []\npasses: []\n")
+    assert RULESET.test_file(case) == [f"{case}: no rule 'nope'"]
