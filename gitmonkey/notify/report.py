@@ -168,8 +168,11 @@ def build_report(repo_path: Path, account: AccountConfig, *, now: datetime | Non
     for path, content in _issue_blobs(Path(repo_path)):
         try:
             item = _parse(path, content, now)
-        except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
-            report.errors.append(f"{path}: unreadable issue file ({type(exc).__name__})")
+        except yaml.YAMLError:
+            report.errors.append(f"{path}: unreadable issue file (invalid YAML)")
+            continue
+        except (UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+            report.errors.append(f"{path}: unreadable issue file ({exc})")
             continue
         if item.issues:
             report.items.append(item)
