@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import importlib.metadata
 import json
 import logging
 import types
@@ -26,7 +25,6 @@ import yaml
 
 from gitmonkey.audit import filters
 from gitmonkey.audit.context import AuditContext
-from gitmonkey.config import ConfigError
 
 __all__ = [
     "RULE_ERROR_ID",
@@ -167,6 +165,8 @@ def validate_audit_config(audit_config: Mapping[str, Any] | None) -> dict[str, A
     """
     import jsonschema
 
+    from gitmonkey.config import ConfigError
+
     config = dict(audit_config or {})
     known = config.get("known_accounts")
     if isinstance(known, Mapping):
@@ -299,6 +299,8 @@ def load_rule_dir(directory: Path) -> list[Rule]:
 
 
 def _entry_point_rules() -> list[Rule]:
+    import importlib.metadata
+
     rules = []
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         source = f"entry point {entry_point.name} ({entry_point.value})"
@@ -337,6 +339,8 @@ class RuleSet:
             self.rules.append(item)
         self.by_id = by_id
         self.overrides = tuple(overrides)
+        from gitmonkey.config import ConfigError
+
         known = [*by_id, RULE_ERROR_ID]
         for index, override in enumerate(self.overrides):
             if not any(fnmatch.fnmatchcase(rule_id, override.rule) for rule_id in known):
@@ -346,6 +350,7 @@ class RuleSet:
     def load(cls, audit_config: dict, *, base_dir: Path) -> RuleSet:
         """Built-in rules, then ``audit.rule_dirs`` (relative to ``base_dir``), then entry points."""
         from gitmonkey.audit import python_rules
+        from gitmonkey.config import ConfigError
         from gitmonkey.resources import builtin_rules_dir
 
         config = validate_audit_config(audit_config)
