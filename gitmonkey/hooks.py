@@ -279,12 +279,13 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
     old = _range_start(name, repo_path, new)
     if _is_audit_commit(repo_path, new):
         return
-    config = load_config(config_path or _git(repo_path, "config", "--local", CONFIG_KEY, check=False) or None)
-    account = _account_for(config, repo_path)
-    repo = AccountRepository.open(
-        repo_path, committer_name=config.committer_name, committer_email=config.committer_email
-    )
     try:
+        configured = config_path or _git(repo_path, "config", "--local", CONFIG_KEY, check=False)
+        config = load_config(configured or None)
+        account = _account_for(config, repo_path)
+        repo = AccountRepository.open(
+            repo_path, committer_name=config.committer_name, committer_email=config.committer_email
+        )
         with repo.lock():
             _audit_and_notify(repo, config, account, old, new, [])
     except RepositoryLocked as exc:

@@ -9,8 +9,8 @@ sync. A file holds one entry or a list of entries::
     date: 2024-05-01
     expires: 2024-12-31               # optional: the last day it holds
 
-An entry naming a fingerprint wins over a rule + glob entry; an active entry wins over an
-expired one.
+An active entry wins over an expired one; then an entry naming the fingerprint wins over a
+rule + glob entry.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class Justifications:
         candidates = [e for e in self.entries if e.matches(issue, item)]
         if not candidates:
             return None
-        best = min(candidates, key=lambda e: (e.fingerprint is None, e.expired(now), e.source))
+        best = min(candidates, key=lambda e: (e.expired(now), e.fingerprint is None, e.source))
         return JustificationMatch(entry=best.record(), expired=best.expired(now))
 
 
@@ -183,9 +183,11 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def default_author(repo: Path) -> str:
-    proc = subprocess.run(["git", "config", "user.name"], cwd=repo, capture_output=True, text=True,
+    """The committer's git identity (config or GIT_AUTHOR_NAME), else the login name."""
+    proc = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=repo, capture_output=True, text=True,
                           check=False)
-    return proc.stdout.strip() or os.environ.get("USER") or "unknown"
+    name = proc.stdout.partition(" <")[0].strip() if proc.returncode == 0 else ""
+    return name or os.environ.get("USER") or "unknown"
 
 
 def write_justification(
