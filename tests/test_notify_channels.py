@@ -7,9 +7,11 @@ import hashlib
 import hmac
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -111,9 +113,19 @@ def smtp() -> Iterator[tuple[Controller, Inbox]]:
 
 
 def new_issue(**kw: Any) -> ev.Event:
-    base = dict(kind=ev.ISSUE_NEW, account="prod", account_id=ACCOUNT.id, title="sg open to 0.0.0.0/0",
-                technology="ec2.security_group", region="us-east-1", item_id="sg-1", item_name="web",
-                score=10, commit="a" * 40, details={"fingerprint": "fp1", "rule": "open_sg"})
+    base = dict(
+        kind=ev.ISSUE_NEW,
+        account="prod",
+        account_id=ACCOUNT.id,
+        title="sg open to 0.0.0.0/0",
+        technology="ec2.security_group",
+        region="us-east-1",
+        item_id="sg-1",
+        item_name="web",
+        score=10,
+        commit="a" * 40,
+        details={"fingerprint": "fp1", "rule": "open_sg"},
+    )
     return ev.Event(**{**base, **kw})
 
 
@@ -121,13 +133,21 @@ def notifications(channel: dict[str, Any], **recipient: Any) -> dict[str, Any]:
     return {"channels": {"main": channel}, "recipients": [{"name": "sec", "channel": "main", **recipient}]}
 
 
-def test_email_html_and_text_with_login(smtp: tuple[Controller, Inbox], tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_email_html_and_text_with_login(
+    smtp: tuple[Controller, Inbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     controller, inbox = smtp
     monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
     conf = notifications(
-        {"type": "email", "host": "127.0.0.1", "port": controller.port, "security": "none",
-         "username": "bot", "password_env": "SMTP_PASSWORD", "from": "gitmonkey@example.com"},
+        {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "security": "none",
+            "username": "bot",
+            "password_env": "SMTP_PASSWORD",
+            "from": "gitmonkey@example.com",
+        },
         address=["sec@example.com", "ops@example.com"],
     )
     evil = new_issue(item_name="<script>alert(1)</script>")
@@ -148,13 +168,21 @@ def test_email_html_and_text_with_login(smtp: tuple[Controller, Inbox], tmp_path
     assert "&lt;script&gt;" in html and "<script>" not in html
 
 
-def test_email_wrong_password_stays_pending(smtp: tuple[Controller, Inbox], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_email_wrong_password_stays_pending(
+    smtp: tuple[Controller, Inbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     controller, inbox = smtp
     monkeypatch.setenv("SMTP_PASSWORD", "wrong")
     conf = notifications(
-        {"type": "email", "host": "127.0.0.1", "port": controller.port, "security": "none",
-         "username": "bot", "password_env": "SMTP_PASSWORD", "from": "gitmonkey@example.com"},
+        {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "security": "none",
+            "username": "bot",
+            "password_env": "SMTP_PASSWORD",
+            "from": "gitmonkey@example.com",
+        },
         address="sec@example.com",
     )
     enqueue(tmp_path, ACCOUNT, [new_issue()], conf, now=NOW)
@@ -269,3 +297,88 @@ def test_send_test_to_a_server_that_is_down_raises(tmp_path: Path) -> None:
         send_test(conf, "sec", now=NOW)
     with pytest.raises(ConfigError, match="no recipient named 'nobody'"):
         send_test(conf, "nobody", now=NOW)
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_verifies_the_server(security: str, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    tls = (
+        {"tls_context": server_context, "require_starttls": True}
+        if security == "starttls"
+        else {"ssl_context": server_context}
+    )
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **tls)
+    controller.start()
+    try:
+        channel = {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "security": security,
+            "from": "gitmonkey@example.com",
+            "ca_file": str(cert),
+        }
+        conf = notifications(channel, address="sec@example.com")
+        enqueue(tmp_path, ACCOUNT, [new_issue()], conf, now=NOW)
+        without_ca = {k: v for k, v in channel.items() if k != "ca_file"}
+        untrusted = flush(tmp_path, {**conf, "channels": {"main": without_ca}}, now=NOW)
+        trusted = flush(tmp_path, conf, now=NOW + timedelta(minutes=5))
+    finally:
+        controller.stop()
+    assert (untrusted.delivered, trusted.delivered, len(inbox.envelopes)) == (0, 1, 1)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.errors[0]
+
+
+@mock_aws
+def test_sns_fifo_topic_gets_group_and_deduplication_ids(tmp_path: Path) -> None:
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="gitmonkey.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    conf = notifications({"type": "sns", "topic_arn": topic, "region": "us-east-1"})
+    enqueue(tmp_path, ACCOUNT, [new_issue()], conf, now=NOW)
+    assert flush(tmp_path, conf, now=NOW).delivered == 1
+
+
+def test_importing_the_notifier_does_not_import_boto3() -> None:
+    code = "import sys, gitmonkey.notify, gitmonkey.notify.changes; print('boto3' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

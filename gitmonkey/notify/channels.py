@@ -173,7 +173,10 @@ class EmailChannel(Channel):
         host = self.config["host"]
         security = self.config.get("security", "starttls")
         port = self.config.get("port", {"ssl": 465, "starttls": 587}.get(security, 25))
-        context = ssl.create_default_context(cafile=self.config.get("ca_file"))
+        try:
+            context = ssl.create_default_context(cafile=self.config.get("ca_file"))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"notifications.channels.{self.name}.ca_file: cannot load: {exc}") from None
         password = read_secret(self.name, self.config, "password", required=False)
         try:
             if security == "ssl":
