@@ -30,6 +30,9 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Summary", (ev.SYNC_SUMMARY,)),
 )
 ITEM_KINDS = (ev.ITEM_ADDED, ev.ITEM_MODIFIED, ev.ITEM_DELETED)
+ISSUE_EVENT_KINDS = (
+    ev.ISSUE_NEW, ev.ISSUE_REGRESSED, ev.ISSUE_FIXED, ev.ISSUE_JUSTIFIED, ev.JUSTIFICATION_EXPIRED,
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
@@ -67,7 +70,7 @@ def subject_for(account: str, events: list[ev.Event]) -> str:
     elif kinds & {ev.SLICE_FAILED, ev.SLICE_STALE}:
         prefix = "SYNC PROBLEM - "
     items = [e for e in events if e.kind in ITEM_KINDS]
-    issues = [e for e in events if e.kind.startswith("issue.") or e.kind == ev.JUSTIFICATION_EXPIRED]
+    issues = [e for e in events if e.kind in ISSUE_EVENT_KINDS]
     problems = [e for e in events if e.kind in (ev.SLICE_FAILED, ev.SLICE_STALE)]
     if items:
         what = f"changes in {_technologies(items)}"
@@ -97,8 +100,7 @@ def _diff(e: ev.Event, limit: int) -> str:
 
 
 def _line(e: ev.Event) -> str:
-    score = f"[{e.score:>2}] " if e.kind in ("issue.new", "issue.regressed", "issue.fixed",
-                                              "issue.justified", "justification.expired") else ""
+    score = f"[{e.score:>2}] " if e.kind in ISSUE_EVENT_KINDS else ""
     where = _where(e)
     return one_line(f"{score}{e.title}" + (f" — {where}" if where and where not in e.title else ""), 500)
 
