@@ -25,6 +25,11 @@ BRANCH = "main"
 TRACKING = f"refs/remotes/{REMOTE}/{BRANCH}"
 
 
+# Inherited from a hook these would point git at another repository or index.
+_LOCATING_ENV = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY",
+                 "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR"}
+
+
 class RemoteError(Exception):
     """Pulling or pushing failed; the message says what happened to the local commits."""
 
@@ -37,7 +42,7 @@ class PullResult:
 
 
 def _git(repo: AccountRepository, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if k not in _LOCATING_ENV}
     env.update(
         GIT_AUTHOR_NAME=repo.committer_name, GIT_AUTHOR_EMAIL=repo.committer_email,
         GIT_COMMITTER_NAME=repo.committer_name, GIT_COMMITTER_EMAIL=repo.committer_email,
@@ -73,6 +78,11 @@ def pull_before_sync(repo: AccountRepository, account: AccountConfig) -> PullRes
     if not account.remote:
         return PullResult(old, old, "none")
     ensure_remote(repo, account.remote)
+    listed = _git(repo, "ls-remote", "--exit-code", "--heads", REMOTE, f"refs/heads/{BRANCH}", check=False)
+    if listed.returncode == 2:
+        return PullResult(old, old, "no-remote-branch")
+    if listed.returncode != 0:
+        raise RemoteError(f"cannot reach {account.remote}: {listed.stderr.strip()}")
     _git(repo, "fetch", "--quiet", "--no-tags", REMOTE, f"+refs/heads/{BRANCH}:{TRACKING}")
     theirs = _rev(repo, TRACKING)
     if theirs is None:
