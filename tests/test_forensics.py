@@ -253,3 +253,22 @@ def test_cli_help_has_examples() -> None:
     for name in ("history", "show", "diff", "at"):
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0 and "Example:" in result.output and f"gitmonkey {name}" in result.output
+
+
+def test_escaped_ids_are_found_by_their_real_id(tmp_path: Path) -> None:
+    (tmp_path / "gitmonkey.yaml").write_text(f"accounts:\n  - {{name: prod, id: '{PROD}'}}\n")
+    repo = new_repo(tmp_path / "accounts" / "prod")
+    path = item_path("global", "s3.bucket", "Logs:Bucket")
+    assert path != "items/global/s3/bucket/Logs:Bucket.json"
+    document = doc(PROD, "s3.bucket", "global", "Logs:Bucket", "Logs:Bucket", {})
+    commit(repo, {path: document}, "add", "2024-01-01T00:00:00Z")
+    config = load_config(tmp_path / "gitmonkey.yaml")
+    [ref] = forensics.find_items(config, "Logs:Bucket")
+    assert (ref.path, ref.id) == (path, "Logs:Bucket")
+    assert forensics.find_items(config, "logs:bucket") == []
+
+
+def test_cli_at_before_anything_says_so(world: Path) -> None:
+    result = run(world, "at", "2020-01-01")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "no items recorded at '2020-01-01'" in result.stderr

@@ -121,6 +121,8 @@ def at_command(when: str, account: str | None, output_format: str, config_path: 
     if output_format == "json":
         echo_json([r.to_dict() for r in refs])
         return
+    if not refs:
+        click.echo(f"no items recorded at {when!r}", err=True)
     _table([_row(r) for r in refs])
 
 
