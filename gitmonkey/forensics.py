@@ -35,9 +35,8 @@ class AmbiguousItem(ForensicsError):
     def __init__(self, item: str, candidates: list[ItemRef]) -> None:
         self.candidates = candidates
         lines = "\n".join(f"  {c.account}  {c.path}  {c.label()}" for c in candidates)
-        super().__init__(
-            f"{item!r} matches {len(candidates)} items; give --account or the item's path:\n{lines}"
-        )
+        narrow = "--account or the item's path" if len({c.account for c in candidates}) > 1 else "its path"
+        super().__init__(f"{item!r} matches {len(candidates)} items; give {narrow}:\n{lines}")
 
 
 @dataclass(frozen=True)
