@@ -138,6 +138,10 @@ def test_missing_rule_dir_and_duplicate_ids_are_errors(tmp_path: Path) -> None:
         ),
         ({"overrides": [{"rule": "s3.bucket.acl-internet"}]}, "audit.overrides[0]"),
         (
+            {"trusted_cidrs": ["10.0.0.0/8", "10.0.0.0/33"]},
+            "audit.trusted_cidrs[1]: '10.0.0.0/33' is not an IP network",
+        ),
+        (
             {"overrides": [{"rule": "s3.bucket.acl-internt", "disabled": True}]},
             "audit.overrides[0].rule: no rule matches 's3.bucket.acl-internt'",
         ),

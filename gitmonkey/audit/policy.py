@@ -12,6 +12,7 @@ Where a watcher stores policies is declared in the tables below, so a renamed ke
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,9 +130,19 @@ def attached_equivalents(configuration: dict[str, Any], action: str) -> Iterator
 
 def expanded_actions(ref: StatementRef) -> set[str]:
     """Every action the statement names, wildcards and NotAction expanded (lower case)."""
+    return set(
+        _expand(json.dumps({k: ref.statement.get(k) for k in ("Action", "NotAction")}, sort_keys=True))
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _expand(actions_json: str) -> frozenset[str]:
+    """Cached: expanding a wildcard scans policyuniverse's ~15,000 actions, and the same statements
+    recur across many roles and users."""
     from policyuniverse.expander_minimizer import get_actions_from_statement
 
-    return set(get_actions_from_statement(ref.statement))
+    statement = {k: v for k, v in json.loads(actions_json).items() if v is not None}
+    return frozenset(get_actions_from_statement(statement))
 
 
 @functools.cache

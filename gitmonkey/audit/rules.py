@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import ipaddress
 import json
 import logging
 import types
@@ -186,6 +187,11 @@ def validate_audit_config(audit_config: Mapping[str, Any] | None) -> dict[str, A
     if error is not None:
         where = _error_path(["audit", *error.absolute_path])
         raise ConfigError(f"{where}: {error.message}")
+    for index, cidr in enumerate(config.get("trusted_cidrs") or ()):
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(f"audit.trusted_cidrs[{index}]: {cidr!r} is not an IP network (CIDR)") from None
     return config
 
 
