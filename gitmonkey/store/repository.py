@@ -275,7 +275,9 @@ class AccountRepository:
         return shas
 
     def _update_worktree(self, old: str | None, new: str) -> None:
-        args = ["read-tree", "-m", "-u", old or EMPTY_TREE, new]
+        # Parallel checkout (one worker per core, only past git's 100-file threshold) matters for a
+        # first sync, which writes every item file at once.
+        args = ["-c", "checkout.workers=0", "read-tree", "-m", "-u", old or EMPTY_TREE, new]
         if self._run(args, check=False).returncode == 0:
             return
         self._run(["update-index", "-q", "--refresh"], check=False)
