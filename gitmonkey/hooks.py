@@ -3,7 +3,8 @@
 A sync commits through ``git fast-import``, which fires no hooks, and calls
 ``run_after_sync`` once over its whole range. People's commits and merges (a merged
 justification pulled with ``git pull``) fire the installed hooks, which run
-``python -m gitmonkey hook post-commit|post-merge``.
+``python -m gitmonkey.hooks post-commit|post-merge`` (the same as ``gitmonkey hook NAME``
+without importing every CLI command).
 
 A hook never fails the commit: a range it could not audit is recorded as pending in
 ``.git/gitmonkey/audit-pending.json`` and audited by the next hook or sync; what happened is
@@ -271,14 +272,17 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
     if name not in HOOK_NAMES:
         raise ValueError(f"unknown hook {name!r}; expected one of {', '.join(HOOK_NAMES)}")
     state_dir = repo_path / ".git" / "gitmonkey"
-    branch = _git(repo_path, "symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-    if branch != BRANCH:
-        log(state_dir, f"{name}: on {branch or 'a detached HEAD'}, not {BRANCH}: nothing audited")
+    new, parents, refs, subject = _git(repo_path, "log", "-1", "--format=%H%x00%P%x00%D%x00%s", "HEAD").split(
+        "\0", 3)
+    if not refs.startswith(f"HEAD -> {BRANCH}"):
+        log(state_dir, f"{name}: HEAD is not on {BRANCH} ({refs or 'detached'}): nothing audited")
         return
-    new = _git(repo_path, "rev-parse", "HEAD")
-    old = _range_start(name, repo_path, new)
-    if _is_audit_commit(repo_path, new):
+    if subject.startswith("audit: "):
         return
+    old = (parents.split() or [None])[0]
+    if name == "post-merge":
+        orig = _git(repo_path, "rev-parse", "--verify", "--quiet", "ORIG_HEAD", check=False)
+        old = orig if orig and orig != new else old
     try:
         configured = config_path or _git(repo_path, "config", "--local", CONFIG_KEY, check=False)
         config = load_config(configured or None)
@@ -296,23 +300,31 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
         raise
 
 
-def _range_start(name: str, repo_path: Path, new: str) -> str | None:
-    if name == "post-merge":
-        orig = _git(repo_path, "rev-parse", "--verify", "--quiet", "ORIG_HEAD", check=False)
-        if orig and orig != new:
-            return orig
-    return _git(repo_path, "rev-parse", "--verify", "--quiet", f"{new}^", check=False) or None
-
-
-def _is_audit_commit(repo_path: Path, sha: str) -> bool:
-    """The audit's own commit (were it ever to fire a hook) must not re-trigger the audit."""
-    subject = _git(repo_path, "log", "-1", "--format=%s", sha)
-    return subject.startswith("audit: ")
-
-
 def _account_for(config: Config, repo_path: Path) -> AccountConfig:
     here = repo_path.resolve()
     for account in config.accounts:
         if config.repo_path(account).resolve() == here:
             return account
     raise LookupError(f"{here} is not the repository of any account in {config.path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gitmonkey.hooks NAME [--config PATH]``: the installed hooks' fast entry point.
+
+    It skips importing the whole click CLI (every command module), which would cost the hook
+    more than its own work; ``gitmonkey hook NAME`` does the same thing through the CLI.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    config_path = None
+    if "--config" in args:
+        at = args.index("--config")
+        config_path = args[at + 1] if at + 1 < len(args) else None
+        del args[at : at + 2]
+    if len(args) < 1 or args[0] not in HOOK_NAMES:
+        print(f"usage: python -m gitmonkey.hooks {{{'|'.join(HOOK_NAMES)}}} [--config PATH]", file=sys.stderr)
+        return 2
+    return run_hook(args[0], Path.cwd(), config_path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -214,7 +214,7 @@ def reconcile(
     findings: Iterable[Any] | None,
     *,
     justify: Callable[[Issue, ItemRef], JustificationMatch | None],
-    first_seen: tuple[str, str],
+    first_seen: tuple[str, str] | Callable[[], tuple[str, str]],
     was_fixed: Callable[[str], bool],
 ) -> Reconciled:
     """Compute an item's new issue list from its previous issues and the rules' findings.
@@ -222,6 +222,7 @@ def reconcile(
     ``findings`` is None when the rules were not re-run (only justifications changed): the
     previous issues are kept and only their justification state is recomputed.
     ``was_fixed(fingerprint)`` says whether history records the fingerprint as fixed before.
+    ``first_seen`` is (commit, date) for new issues, or a function returning it when first needed.
     """
     before = {i.fingerprint: i for i in previous}
     current: dict[str, Issue] = {}
@@ -233,6 +234,8 @@ def reconcile(
             old = before.get(fp) or current.get(fp)
             if fp in current and current[fp].score >= finding.score:
                 continue
+            if old is None and callable(first_seen):
+                first_seen = first_seen()
             current[fp] = Issue(
                 fingerprint=fp,
                 rule=finding.rule_id,

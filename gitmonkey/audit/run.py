@@ -129,9 +129,10 @@ def audit_repository(
     result = AuditResult(head=head)
     if head is None:
         return result
-    items = repo.list_blobs(iss.ITEMS_PREFIX, head)
-    issue_blobs = repo.list_blobs(iss.ISSUES_PREFIX, head)
-    justification_blobs = repo.list_blobs(JUSTIFICATIONS_PREFIX, head)
+    tree = repo.list_blobs("", head)
+    items = {p: s for p, s in tree.items() if p.startswith(iss.ITEMS_PREFIX)}
+    issue_blobs = {p: s for p, s in tree.items() if p.startswith(iss.ISSUES_PREFIX)}
+    justification_blobs = {p: s for p, s in tree.items() if p.startswith(JUSTIFICATIONS_PREFIX)}
     if targets is None:
         evaluate: dict[str, str | None] = dict.fromkeys(items)
         evaluate.update((p, r) for p, r in _last_change_parents(repo, head).items() if p in items)
@@ -197,7 +198,7 @@ def audit_repository(
             before.issues if before else (),
             findings,
             justify=state.justify,
-            first_seen=state.first_seen,
+            first_seen=lambda: state.first_seen,
             was_fixed=state.was_fixed,
         )
         result.transitions.extend(reconciled.transitions)
@@ -257,8 +258,15 @@ class _Run:
         self._now = now
         self._justifications = justifications
         self._fixed: set[str] | None = None
-        stamp = int(repo.git("log", "-1", "--format=%ct", head).strip())
-        self.first_seen = (head, datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self._first_seen: tuple[str, str] | None = None
+
+    @property
+    def first_seen(self) -> tuple[str, str]:
+        """The audited commit and its date, for issues that are new in this audit."""
+        if self._first_seen is None:
+            stamp = int(self._repo.git("log", "-1", "--format=%ct", self._head).strip())
+            self._first_seen = (self._head, datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return self._first_seen
 
     def justify(self, issue: iss.Issue, item: iss.ItemRef) -> iss.JustificationMatch | None:
         return self._justifications.lookup(issue, item, self._now)
