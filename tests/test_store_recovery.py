@@ -185,11 +185,14 @@ def test_commit_over_a_hand_edited_item_still_ends_equal_to_head(repo):
 def test_stale_git_lock_is_removed_but_a_fresh_one_is_respected(repo):
     lock = repo.git_dir / "index.lock"
     lock.write_text("")
+    marks = repo.state_dir / "fast-import-marks.999.abcd"
+    marks.write_text(":1 " + "0" * 40 + "\n")
     with pytest.raises(RepositoryError, match="another git command is running"):
         repo.recover()
     assert lock.exists()
     old = lock.stat().st_mtime - 3600
     os.utime(lock, (old, old))
+    os.utime(marks, (old, old))
     assert repo.recover() == ["removed stale lock: .git/index.lock"]
-    assert not lock.exists()
+    assert not lock.exists() and not marks.exists()
     assert_consistent(repo.path)

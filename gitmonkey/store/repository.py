@@ -344,6 +344,9 @@ class AccountRepository:
                 )
             lock.unlink(missing_ok=True)
             repaired.append(f"removed stale lock: .git/{name}")
+        for marks in self.state_dir.glob("fast-import-marks.*"):
+            if time.time() - marks.stat().st_mtime >= STALE_GIT_LOCK_SECONDS:
+                marks.unlink(missing_ok=True)
         return repaired
 
     def _tree_entries(self, rev: str) -> dict[str, tuple[str, str]]:
