@@ -34,9 +34,9 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def subjects(repo: Path) -> list[str]:
-    """Commit subjects, newest first."""
-    return git(repo, "log", "--format=%s").splitlines()
+def subjects(repo: Path, *paths: str) -> list[str]:
+    """Subjects of the commits that touched ``paths`` (default: the items), newest first."""
+    return git(repo, "log", "--format=%s", "--", *(paths or ("items/",))).splitlines()
 
 
 def assert_clean(repo: Path) -> None:

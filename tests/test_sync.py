@@ -37,7 +37,7 @@ def seeded(aws):
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }))
     s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="logs")
+    s3.create_bucket(Bucket="audit-logs")
     s3.create_bucket(Bucket="data")
     groups = {}
     for region in ("us-east-1", "eu-west-1"):
@@ -55,7 +55,7 @@ def test_first_sync_is_one_baseline_commit_and_tree_equals_head(tmp_path, seeded
     assert subjects(repo)[0].startswith("baseline: ")
     files = git(repo, "ls-files").splitlines()
     assert "items/global/iam/user/alice.json" in files
-    assert "items/global/s3/bucket/logs.json" in files
+    assert "items/global/s3/bucket/audit-logs.json" in files
     assert f"{SG_PATH}/{seeded['us-east-1']}.json" in files
     assert f"items/eu-west-1/ec2/security_group/{seeded['eu-west-1']}.json" in files
     assert_clean(repo)
@@ -101,9 +101,9 @@ def test_each_change_is_one_commit_with_subject_body_and_trailers(tmp_path, seed
         "iam.user global carol: added",
         "s3.bucket global data: deleted",
     ])
-    message = git(repo, "log", "-n1", "--format=%B", "--grep", sg)
+    message = git(repo, "log", "-n1", "--format=%B", "--grep", sg, "--", "items/")
     assert "configuration.IpPermissions" in message
-    trailers = git(repo, "log", "-n1", "--format=%(trailers:only,unfold)", "--grep", sg)
+    trailers = git(repo, "log", "-n1", "--format=%(trailers:only,unfold)", "--grep", sg, "--", "items/")
     assert "Gitmonkey-Account: prod (123456789012)" in trailers
     assert "Gitmonkey-Region: us-east-1" in trailers
     assert "Gitmonkey-Technology: ec2.security_group" in trailers
