@@ -51,6 +51,7 @@ def _bucket(i: int, public: bool = False) -> tuple[str, bytes]:
 
 
 def _setup(root: Path, items: int) -> tuple[Path, AccountRepository]:
+    root.mkdir(parents=True, exist_ok=True)
     config_path = root / "gitmonkey.yaml"
     config_path.write_text(yaml.safe_dump({"repos_dir": "accounts",
                                            "accounts": [{"name": "bench", "id": ACCOUNT_ID}]}))
