@@ -183,3 +183,25 @@ def test_issue_paths_mirror_item_paths() -> None:
     assert iss.item_path_for(iss.issue_path_for(path)) == path
     with pytest.raises(ValueError, match="not an item path"):
         iss.issue_path_for("justifications/x.yaml")
+
+
+def test_gitmonkey_hook_command_audits_a_silenced_commit(
+    installed: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gitmonkey.cli import cli
+
+    acct = installed
+    fp = acct.fingerprints("web")[0]
+    (acct.path / "justifications").mkdir()
+    (acct.path / "justifications" / f"{fp}.yaml").write_text(justification(fp))
+    monkeypatch.setenv(hooks.SKIP_ENV, "1")
+    person(acct.path, "add", "justifications")
+    person(acct.path, "commit", "-q", "-m", "justify quietly")
+    assert git(acct.path, "log", "-1", "--format=%s").strip() == "justify quietly"
+    monkeypatch.delenv(hooks.SKIP_ENV)
+    monkeypatch.chdir(acct.path)
+    result = CliRunner().invoke(cli, ["hook", "post-commit", "--config", str(tmp_path / "gitmonkey.yaml")])
+    assert result.exit_code == 0, result.output
+    assert git(acct.path, "log", "-1", "--format=%s").strip() == "audit: 0 new, 0 fixed, 1 justified"
