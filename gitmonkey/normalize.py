@@ -120,8 +120,9 @@ def changed_paths(
 ) -> list[str]:
     """Lines ``"+ path"``, ``"- path"``, ``"~ path"`` (added, removed, changed) for a commit body.
 
-    Objects are compared key by key and lists element by element, so an element appended at the
-    end reads ``+ configuration.IpPermissions[3]``. After ``limit`` lines, one
+    Objects are compared key by key; in lists, equal elements are matched first, so an element
+    inserted anywhere reads ``+ configuration.IpPermissions[3]`` (index in the new list; removed
+    elements carry their index in the old list). After ``limit`` lines, one
     ``"... and N more"`` line stands for the rest.
     """
     lines = list(_diff(old or {}, new or {}, ""))
@@ -291,16 +292,32 @@ def _diff(old: Any, new: Any, path: str) -> Iterator[str]:
             else:
                 yield from _diff(old[key], new[key], child)
     elif isinstance(old, list) and isinstance(new, list):
-        for index in range(max(len(old), len(new))):
-            child = f"{path}[{index}]"
-            if index >= len(old):
-                yield f"+ {child}"
-            elif index >= len(new):
-                yield f"- {child}"
-            else:
-                yield from _diff(old[index], new[index], child)
+        yield from _diff_list(old, new, path)
     elif type(old) is not type(new) or old != new:
         yield f"~ {path}"
+
+
+def _diff_list(old: list[Any], new: list[Any], path: str) -> Iterator[str]:
+    """Elements equal on both sides are matched first, wherever they sit, so an element inserted
+    into a sorted list reads as one addition instead of a shift of every later element. What is
+    left unmatched is paired in order and compared inside; the surplus is added or removed."""
+    unmatched_old: dict[str, list[int]] = {}
+    for index, element in enumerate(old):
+        unmatched_old.setdefault(_dumps(element), []).append(index)
+    unmatched_new: list[int] = []
+    for index, element in enumerate(new):
+        same = unmatched_old.get(_dumps(element))
+        if same:
+            same.pop(0)
+        else:
+            unmatched_new.append(index)
+    removed = sorted(i for indexes in unmatched_old.values() for i in indexes)
+    for old_index, new_index in zip(removed, unmatched_new, strict=False):
+        yield from _diff(old[old_index], new[new_index], f"{path}[{new_index}]")
+    for new_index in unmatched_new[len(removed):]:
+        yield f"+ {path}[{new_index}]"
+    for old_index in removed[len(unmatched_new):]:
+        yield f"- {path}[{old_index}]"
 
 
 def _key(key: str) -> str:

@@ -300,3 +300,13 @@ def test_changed_paths_is_capped() -> None:
     assert lines[0] == "~ configuration.Tags.k00"
     assert lines[-1] == "... and 10 more"
     assert changed_paths(old, new, limit=30)[-1] == "~ configuration.Tags.k29"
+
+
+def test_changed_paths_matches_equal_list_elements_wherever_they_sit() -> None:
+    """A rule inserted at the front of a sorted list is one addition, not a shift of every rule."""
+    old = {"IpPermissions": [{"FromPort": 443}, {"FromPort": 80}]}
+    new = {"IpPermissions": [{"FromPort": 22}, {"FromPort": 443}, {"FromPort": 80}]}
+    assert changed_paths(old, new) == ["+ IpPermissions[0]"]
+    assert changed_paths(new, old) == ["- IpPermissions[0]"]
+    edited = {"IpPermissions": [{"FromPort": 443}, {"FromPort": 8080}]}
+    assert changed_paths(old, edited) == ["~ IpPermissions[1].FromPort"]
