@@ -159,10 +159,11 @@ def run_after_sync(
     repo = AccountRepository.open(
         Path(repo_path), committer_name=config.committer_name, committer_email=config.committer_email
     )
-    return _audit_and_notify(repo, config, account, old_head, new_head, extra_events or [], now=now)
+    return audit_and_notify(repo, config, account, old_head, new_head, extra_events or [], now=now,
+                             recheck_justifications=True)
 
 
-def _audit_and_notify(
+def audit_and_notify(
     repo: AccountRepository,
     config: Config,
     account: AccountConfig,
@@ -171,7 +172,10 @@ def _audit_and_notify(
     extra_events: list[Event],
     *,
     now: datetime | None = None,
+    recheck_justifications: bool = False,
 ) -> dict[str, Any]:
+    """Audit the range plus pending ranges; every issue file's justifications are re-checked
+    (for expiries) when asked or when the ranges changed a justification."""
     from gitmonkey.audit.run import audit_ranges
 
     pending = load_pending(repo.state_dir)
@@ -182,7 +186,8 @@ def _audit_and_notify(
     events = list(extra_events)
     if ranges:
         try:
-            result = audit_ranges(repo, config, account, ranges, recheck_justifications=True, now=now)
+            result = audit_ranges(repo, config, account, ranges, now=now,
+                                  recheck_justifications=recheck_justifications)
         except Exception as exc:
             if new is not None and old != new:
                 record_pending(repo.state_dir, old, new, f"{type(exc).__name__}: {exc}")
@@ -291,7 +296,7 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
             repo_path, committer_name=config.committer_name, committer_email=config.committer_email
         )
         with repo.lock():
-            _audit_and_notify(repo, config, account, old, new, [])
+            audit_and_notify(repo, config, account, old, new, [])
     except RepositoryLocked as exc:
         record_pending(state_dir, old, new, f"locked: {exc}")
         log(state_dir, f"{name}: repository busy ({exc}); {_range_text([(old, new)])} left for the next run")

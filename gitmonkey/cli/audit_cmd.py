@@ -78,7 +78,8 @@ def audit(everything: bool, account: str | None, output_format: str, config_path
                     summary = result.to_dict()
                     summary["notify"] = hooks.hand_to_notifier(repo, config, acct, None, None, result.events)
                 else:
-                    summary = hooks._audit_and_notify(repo, config, acct, None, None, [])
+                    summary = hooks.audit_and_notify(repo, config, acct, None, None, [],
+                                                     recheck_justifications=True)
         except RepositoryLocked as exc:
             summaries[acct.name] = {"error": str(exc)}
             click.echo(f"{acct.name}: {exc}", err=True)
