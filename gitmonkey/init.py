@@ -66,7 +66,7 @@ committer:
   email: gitmonkey@example.com
 
 # audit: rule directories and scoring, see docs/readme/audit.md.
-# notifications: channels and recipients, see docs/readme/notifications.md. Secrets are
+# notifications: channels and recipients, see docs/readme/notify.md. Secrets are
 # never written here: use password_env / password_file (url_env, secret_file, ...).
 """
 

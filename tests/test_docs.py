@@ -1,0 +1,47 @@
+"""Every command is documented in the README, and every command's help shows an example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+
+from gitmonkey.cli import cli
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _commands(group: click.Group, prefix: str = "gitmonkey") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        if command.hidden:
+            continue
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            found += _commands(command, path)
+        else:
+            found.append((path, command))
+    return found
+
+
+COMMANDS = _commands(cli)
+
+
+def test_the_cli_has_the_commands_the_readme_promises():
+    names = {path for path, _ in COMMANDS}
+    assert {"gitmonkey sync", "gitmonkey status", "gitmonkey demo", "gitmonkey history", "gitmonkey show",
+            "gitmonkey diff", "gitmonkey at", "gitmonkey init"} <= names
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_command_is_in_the_readme_with_an_example(path, command):
+    assert f"`{path}" in README, f"{path} is not documented in README.md"
+    assert "Example" in (command.help or ""), f"{path} --help has no example"
+
+
+def test_readme_opens_with_the_two_commands():
+    head = README[:600]
+    assert "make demo" in head and "make test" in head
+    for section in ("## Exit codes", "## Configuration", "## The account repository", "### Forensics with git"):
+        assert section in README
