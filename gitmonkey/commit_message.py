@@ -114,7 +114,10 @@ class Plan:
         message = (
             f"{subject}\n\n{body}\n\n"
             + self._trailers(
-                region=region, technology=technology, item=item_id, arn=str(doc.get("arn", "")),
+                region=region,
+                technology=technology,
+                item=item_id,
+                arn=str(doc.get("arn", "")),
                 kind=change.kind,
             )
             + "\n"

@@ -63,50 +63,74 @@ def create_account() -> dict[str, str]:
     iam.put_group_policy(
         GroupName="developers",
         PolicyName="read-code",
-        PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["codecommit:Get*", "codecommit:List*"], "Resource": "*"}],
-        }),
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["codecommit:Get*", "codecommit:List*"], "Resource": "*"}
+                ],
+            }
+        ),
     )
     policy_arn = iam.create_policy(
         PolicyName="s3-read-logs",
-        PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::demo-logs/*"}],
-        }),
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::demo-logs/*"}
+                ],
+            }
+        ),
     )["Policy"]["Arn"]
     iam.attach_group_policy(GroupName="developers", PolicyArn=policy_arn)
     for user in ("alice", "bob", "ci-deploy"):
         iam.create_user(UserName=user, Tags=[{"Key": "team", "Value": "platform"}])
     iam.add_user_to_group(GroupName="developers", UserName="alice")
     iam.add_user_to_group(GroupName="developers", UserName="bob")
-    iam.create_login_profile(UserName="alice", Password="Demo-Passw0rd!")
+    iam.create_login_profile(UserName="alice", Password="Demo-Passw0rd!")  # noqa: S106 (simulated account)
     iam.create_access_key(UserName="ci-deploy")
     iam.create_access_key(UserName="bob")
     iam.create_role(
         RoleName="app-server",
-        AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}],
-        }),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
     )
     iam.attach_role_policy(RoleName="app-server", PolicyArn=policy_arn)
     iam.create_role(
         RoleName="break-glass",
-        AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-                           "Action": "sts:AssumeRole"}],
-        }),
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
     )
     iam.put_role_policy(
         RoleName="break-glass",
         PolicyName="admin",
-        PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }),
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
     )
 
     s3 = boto3.client("s3")
@@ -122,36 +146,67 @@ def create_account() -> dict[str, str]:
     s3.put_public_access_block(
         Bucket="demo-data",
         PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True,
-            "BlockPublicPolicy": False, "RestrictPublicBuckets": False,
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": False,
         },
     )
-    s3.put_bucket_website(Bucket="demo-website", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    s3.put_bucket_website(
+        Bucket="demo-website", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+    )
 
     ids: dict[str, str] = {}
     for region in REGIONS:
         ec2 = boto3.client("ec2", region_name=region)
         vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
         if region == "us-east-1":
-            web = ec2.create_security_group(GroupName="web", Description="public web tier", VpcId=vpc_id)["GroupId"]
-            ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-                 "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "internet"}]}
-                for port in (80, 443)
-            ])
-            db = ec2.create_security_group(GroupName="db", Description="database tier", VpcId=vpc_id)["GroupId"]
-            ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": web}]}
-            ])
+            web = ec2.create_security_group(GroupName="web", Description="public web tier", VpcId=vpc_id)[
+                "GroupId"
+            ]
+            ec2.authorize_security_group_ingress(
+                GroupId=web,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": port,
+                        "ToPort": port,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "internet"}],
+                    }
+                    for port in (80, 443)
+                ],
+            )
+            db = ec2.create_security_group(GroupName="db", Description="database tier", VpcId=vpc_id)[
+                "GroupId"
+            ]
+            ec2.authorize_security_group_ingress(
+                GroupId=db,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 5432,
+                        "ToPort": 5432,
+                        "UserIdGroupPairs": [{"GroupId": web}],
+                    }
+                ],
+            )
             ec2.create_tags(Resources=[web, db], Tags=[{"Key": "env", "Value": "demo"}])
             ids["web"] = web
         else:
             bastion = ec2.create_security_group(
                 GroupName="bastion", Description="ssh from the office", VpcId=vpc_id
             )["GroupId"]
-            ec2.authorize_security_group_ingress(GroupId=bastion, IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.20.0.0/16"}]}
-            ])
+            ec2.authorize_security_group_ingress(
+                GroupId=bastion,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 22,
+                        "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "10.20.0.0/16"}],
+                    }
+                ],
+            )
     return ids
 
 
@@ -160,16 +215,31 @@ def make_risky_changes(ids: dict[str, str]) -> None:
 
     boto3.client("ec2", region_name="us-east-1").authorize_security_group_ingress(
         GroupId=ids["web"],
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                        "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "temporary debugging"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "temporary debugging"}],
+            }
+        ],
     )
     boto3.client("s3").put_bucket_policy(
         Bucket="demo-data",
-        Policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
-                           "Action": "s3:GetObject", "Resource": "arn:aws:s3:::demo-data/*"}],
-        }),
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "PublicRead",
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::demo-data/*",
+                    }
+                ],
+            }
+        ),
     )
     iam = boto3.client("iam")
     for key in iam.list_access_keys(UserName="bob")["AccessKeyMetadata"]:
@@ -181,7 +251,9 @@ def make_risky_changes(ids: dict[str, str]) -> None:
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), "-c", "color.ui=never", *args],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 

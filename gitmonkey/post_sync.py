@@ -96,7 +96,10 @@ def run(
 
 
 def _notify(
-    repo: AccountRepository, config: Config, account: AccountConfig, events: list[ev.Event],
+    repo: AccountRepository,
+    config: Config,
+    account: AccountConfig,
+    events: list[ev.Event],
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     try:

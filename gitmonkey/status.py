@@ -26,7 +26,9 @@ def age_text(delta: timedelta | None) -> str:
     return f"{seconds}s ago"
 
 
-def collect_status(config: Config, *, accounts: tuple[str, ...] = (), now: datetime | None = None) -> list[dict]:
+def collect_status(
+    config: Config, *, accounts: tuple[str, ...] = (), now: datetime | None = None
+) -> list[dict]:
     from gitmonkey.store import AccountRepository
     from gitmonkey.store.state import SyncState
 

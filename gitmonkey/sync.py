@@ -26,7 +26,7 @@ from gitmonkey.config import AccountConfig, Config, ConfigError
 from gitmonkey.model import GLOBAL_REGION, SliceKey, Technology
 from gitmonkey.normalize import Normalized, normalize_item
 from gitmonkey.paths import item_path, slice_prefix
-from gitmonkey.store import AccountRepository, FileChange, PlannedCommit, RepositoryLocked
+from gitmonkey.store import AccountRepository, RepositoryError
 from gitmonkey.store.state import EphemeralStore, SyncState, secret_key
 from gitmonkey.watchers import all_technologies
 
@@ -231,11 +231,11 @@ def run_sync(
                     committer_email=config.committer_email,
                 )
                 stack.enter_context(run.repo.lock())
-            except RepositoryLocked as exc:
+                repaired = run.repo.recover()
+            except RepositoryError as exc:
                 run.report.error = str(exc)
                 run.repo = None
                 continue
-            repaired = run.repo.recover()
             if repaired:
                 say(f"{run.account.name}: recovered an interrupted sync ({', '.join(repaired[:3])})")
             _pull_before(run, say)
@@ -245,7 +245,12 @@ def run_sync(
             if run.repo is None:
                 continue
             run.report.slices = [f.result() for f in run.futures]
-            _store(run, report.sync_id, started, allow_mass_delete, say)
+            try:
+                _store(run, report.sync_id, started, allow_mass_delete, say)
+            except RepositoryError as exc:
+                # Nothing was recorded (fast-import moves the ref only at the end); the next sync redoes it.
+                run.report.error = f"recording the changes failed: {exc}"
+                say(f"{run.account.name}: {run.report.error}")
     report.seconds = time.monotonic() - clock
     return report
 
@@ -325,9 +330,7 @@ def _pull_before(run: _AccountRun, say: Progress) -> None:
         say(f"{run.account.name}: pull from {run.account.remote} failed: {exc}")
 
 
-def _store(
-    run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bool, say: Progress
-) -> None:
+def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bool, say: Progress) -> None:
     repo = run.repo
     assert repo is not None
     state = SyncState.load(repo.state_dir)
@@ -367,7 +370,9 @@ def _store(
         for path in deleted:
             plan.delete(path, old[path])
             ephemeral.remove(path)
-        state.record_success(region, tech, items=len(outcome.documents), api_calls=outcome.api_calls, when=when)
+        state.record_success(
+            region, tech, items=len(outcome.documents), api_calls=outcome.api_calls, when=when
+        )
 
     commits = plan.build(repo)
     if commits:

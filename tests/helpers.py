@@ -29,9 +29,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
 def subjects(repo: Path, *paths: str) -> list[str]:
@@ -60,9 +58,7 @@ def error_response(status: int, code: str, message: str = "injected") -> AWSResp
 
 
 @contextmanager
-def inject(
-    monkeypatch: pytest.MonkeyPatch, event: str, handler: Callable[..., Any]
-) -> Iterator[list[int]]:
+def inject(monkeypatch: pytest.MonkeyPatch, event: str, handler: Callable[..., Any]) -> Iterator[list[int]]:
     """Register ``handler`` on ``event`` (e.g. 'before-send.ec2.DescribeSecurityGroups') of every
     client the watchers create; yields a list counting how often it fired."""
     fired: list[int] = []

@@ -39,7 +39,11 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("GITMONKEY_")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "gitmonkey", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        [sys.executable, "-m", "gitmonkey", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
@@ -59,7 +63,8 @@ def test_sync_status_history_through_the_cli(tmp_path, moto_endpoint):
         "repos_dir: repos\n"
         "max_attempts: 1\n"
         "accounts:\n"
-        f"  - name: lab\n    id: '123456789012'\n    regions: [us-east-1]\n    endpoint_url: {moto_endpoint}\n"
+        "  - name: lab\n    id: '123456789012'\n    regions: [us-east-1]\n"
+        f"    endpoint_url: {moto_endpoint}\n"
     )
 
     first = run_cli("sync", "--format", "json", cwd=tmp_path)
@@ -72,9 +77,12 @@ def test_sync_status_history_through_the_cli(tmp_path, moto_endpoint):
     assert subjects(repo)[0].startswith("baseline")
     assert_clean(repo)
 
-    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
-    ])
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
     second = run_cli("sync", "--config", str(config), cwd=Path("/"))
     assert second.returncode == 0, second.stderr
     assert "1 modified" in second.stdout

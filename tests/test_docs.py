@@ -30,8 +30,16 @@ COMMANDS = _commands(cli)
 
 def test_the_cli_has_the_commands_the_readme_promises():
     names = {path for path, _ in COMMANDS}
-    assert {"gitmonkey sync", "gitmonkey status", "gitmonkey demo", "gitmonkey history", "gitmonkey show",
-            "gitmonkey diff", "gitmonkey at", "gitmonkey init"} <= names
+    assert {
+        "gitmonkey sync",
+        "gitmonkey status",
+        "gitmonkey demo",
+        "gitmonkey history",
+        "gitmonkey show",
+        "gitmonkey diff",
+        "gitmonkey at",
+        "gitmonkey init",
+    } <= names
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
@@ -43,5 +51,10 @@ def test_command_is_in_the_readme_with_an_example(path, command):
 def test_readme_opens_with_the_two_commands():
     head = README[:600]
     assert "make demo" in head and "make test" in head
-    for section in ("## Exit codes", "## Configuration", "## The account repository", "### Forensics with git"):
+    for section in (
+        "## Exit codes",
+        "## Configuration",
+        "## The account repository",
+        "### Forensics with git",
+    ):
         assert section in README

@@ -16,7 +16,9 @@ def test_wheel_installs_and_runs(tmp_path):
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     wheel = next(dist.glob("gitmonkey-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
@@ -28,17 +30,33 @@ def test_wheel_installs_and_runs(tmp_path):
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     # Dependencies come from this test run's environment; the package itself only from the wheel.
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
-    version = subprocess.run([env_dir / "bin" / "gitmonkey", "--version"], capture_output=True, text=True,
-                             cwd=tmp_path, check=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    version = subprocess.run(
+        [env_dir / "bin" / "gitmonkey", "--version"], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
     assert version.stdout.startswith("gitmonkey, version ")
     located = subprocess.run(
-        [python, "-c", "from gitmonkey import resources as r; print(r.builtin_rules_dir()); print(r.hooks_dir())"],
-        capture_output=True, text=True, cwd=tmp_path, check=True,
+        [
+            python,
+            "-c",
+            "from gitmonkey import resources as r; print(r.builtin_rules_dir()); print(r.hooks_dir())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
     ).stdout.split()
     assert all(p.startswith(site) for p in located)
     assert (Path(located[1]) / "post-commit").is_file()

@@ -32,10 +32,21 @@ def seeded(aws):
     iam = boto3.client("iam")
     for user in ("alice", "bob"):
         iam.create_user(UserName=user)
-    iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    }))
+    iam.create_role(
+        RoleName="app",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="audit-logs")
     s3.create_bucket(Bucket="data")
@@ -85,9 +96,12 @@ def test_each_change_is_one_commit_with_subject_body_and_trailers(tmp_path, seed
     repo = config.repo_path(config.accounts[0])
     ec2 = boto3.client("ec2", region_name="us-east-1")
     sg = seeded["us-east-1"]
-    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
-    ])
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
     boto3.client("iam").create_user(UserName="carol")
     boto3.client("s3").delete_bucket(Bucket="data")
 
@@ -96,11 +110,13 @@ def test_each_change_is_one_commit_with_subject_body_and_trailers(tmp_path, seed
     account = report.accounts[0]
     assert (account.added, account.modified, account.deleted) == (1, 1, 1)
     new = subjects(repo)[:3]
-    assert sorted(new) == sorted([
-        f"ec2.security_group us-east-1 {sg} (web): modified",
-        "iam.user global carol: added",
-        "s3.bucket global data: deleted",
-    ])
+    assert sorted(new) == sorted(
+        [
+            f"ec2.security_group us-east-1 {sg} (web): modified",
+            "iam.user global carol: added",
+            "s3.bucket global data: deleted",
+        ]
+    )
     message = git(repo, "log", "-n1", "--format=%B", "--grep", sg, "--", "items/")
     assert "configuration.IpPermissions" in message
     trailers = git(repo, "log", "-n1", "--format=%(trailers:only,unfold)", "--grep", sg, "--", "items/")
@@ -116,8 +132,11 @@ def test_each_change_is_one_commit_with_subject_body_and_trailers(tmp_path, seed
 
 
 def _sg_slice(report):
-    return next(s for s in report.accounts[0].slices
-                if s.key.technology == "ec2.security_group" and s.key.region == "us-east-1")
+    return next(
+        s
+        for s in report.accounts[0].slices
+        if s.key.technology == "ec2.security_group" and s.key.region == "us-east-1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -195,7 +214,9 @@ def test_a_partial_listing_deletes_nothing(tmp_path, aws, monkeypatch):
 def test_mass_drop_is_refused_unless_allowed(tmp_path, aws):
     ec2 = boto3.client("ec2", region_name="us-east-1")
     groups = [ec2.create_security_group(GroupName=f"g{n}", Description="x")["GroupId"] for n in range(12)]
-    config = make_config(tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}])
+    config = make_config(
+        tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}]
+    )
     run_sync(config, technologies=["ec2.security_group"])
     repo = config.repo_path(config.accounts[0])
     for group in groups[:8]:
@@ -221,10 +242,18 @@ def test_a_locked_repository_is_an_error_before_syncing(tmp_path, seeded):
 
 
 def test_an_unreachable_account_fails_its_slices_but_not_the_others(tmp_path, seeded):
-    config = make_config(tmp_path, accounts=[
-        {"name": "prod", "id": "123456789012", "regions": ["us-east-1"]},
-        {"name": "gone", "id": "210987654321", "regions": ["us-east-1"], "endpoint_url": "http://127.0.0.1:9"},
-    ])
+    config = make_config(
+        tmp_path,
+        accounts=[
+            {"name": "prod", "id": "123456789012", "regions": ["us-east-1"]},
+            {
+                "name": "gone",
+                "id": "210987654321",
+                "regions": ["us-east-1"],
+                "endpoint_url": "http://127.0.0.1:9",
+            },
+        ],
+    )
     report = run_sync(config)
     assert report.exit_code == 3
     prod, gone = report.accounts
@@ -255,8 +284,12 @@ def test_hostile_names_stay_inside_their_folder(tmp_path, aws):
     for name in ("..", "...", "a.b.", "Con", "x@y=z,w+v"):
         iam.create_user(UserName=name)
     ec2 = boto3.client("ec2", region_name="us-east-1")
-    evil = ec2.create_security_group(GroupName="evil\nGitmonkey-Account: forged\u202e", Description="x")["GroupId"]
-    config = make_config(tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}])
+    evil = ec2.create_security_group(GroupName="evil\nGitmonkey-Account: forged\u202e", Description="x")[
+        "GroupId"
+    ]
+    config = make_config(
+        tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}]
+    )
     assert run_sync(config).exit_code == 0
     repo = config.repo_path(config.accounts[0])
     files = git(repo, "ls-files", "-z").split("\0")
@@ -272,8 +305,10 @@ def test_hostile_names_stay_inside_their_folder(tmp_path, aws):
     message = git(repo, "log", "-n1", "--format=%B")
     assert "\nGitmonkey-Account: forged" not in message
     assert "\u202e" not in message
-    assert git(repo, "log", "-n1", "--format=%(trailers:key=Gitmonkey-Account,valueonly)").strip() == \
-        "prod (123456789012)"
+    assert (
+        git(repo, "log", "-n1", "--format=%(trailers:key=Gitmonkey-Account,valueonly)").strip()
+        == "prod (123456789012)"
+    )
 
 
 def test_secrets_never_enter_git(tmp_path, aws, monkeypatch):
@@ -283,8 +318,16 @@ def test_secrets_never_enter_git(tmp_path, aws, monkeypatch):
         description="a fake technology with a secret field",
         secret_paths=("Environment.Variables.*",),
         iam_actions=("test:Read",),
-        list_items=lambda ctx: [Item("test.secretive", "global", "fn", "fn", "arn:test:fn",
-                                     {"Environment": {"Variables": {"DB_PASSWORD": holder["value"]}}})],
+        list_items=lambda ctx: [
+            Item(
+                "test.secretive",
+                "global",
+                "fn",
+                "fn",
+                "arn:test:fn",
+                {"Environment": {"Variables": {"DB_PASSWORD": holder["value"]}}},
+            )
+        ],
     )
     holder = {"value": "hunter2-very-secret"}
     from gitmonkey import sync as sync_module
@@ -297,7 +340,10 @@ def test_secrets_never_enter_git(tmp_path, aws, monkeypatch):
     report = run_sync(config)
     assert report.accounts[0].modified == 1, "a changed secret must still show as a change"
     everything = subprocess.run(
-        ["git", "-C", str(repo), "log", "-p", "--all", "--format=%B"], capture_output=True, text=True, check=True
+        ["git", "-C", str(repo), "log", "-p", "--all", "--format=%B"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "hunter2" not in everything and "correct-horse" not in everything
     assert "redacted" in everything
@@ -307,12 +353,15 @@ def test_ephemeral_changes_make_no_commit(tmp_path, aws):
     iam = boto3.client("iam")
     iam.create_user(UserName="ci")
     key = iam.create_access_key(UserName="ci")["AccessKey"]
-    config = make_config(tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}])
+    config = make_config(
+        tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}]
+    )
     run_sync(config, technologies=["iam.user"])
     repo = config.repo_path(config.accounts[0])
     head = git(repo, "rev-parse", "HEAD")
-    boto3.client("sts", aws_access_key_id=key["AccessKeyId"],
-                 aws_secret_access_key=key["SecretAccessKey"]).get_caller_identity()
+    boto3.client(
+        "sts", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    ).get_caller_identity()
     report = run_sync(config, technologies=["iam.user"])
     assert report.exit_code == 0
     assert git(repo, "rev-parse", "HEAD") == head
@@ -328,7 +377,9 @@ def test_ignore_rules_skip_items(tmp_path, seeded):
 
 
 def test_a_new_region_is_its_own_baseline(tmp_path, seeded):
-    config = make_config(tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}])
+    config = make_config(
+        tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}]
+    )
     run_sync(config)
     wider = make_config(tmp_path)
     report = run_sync(wider)

@@ -14,13 +14,28 @@ from gitmonkey.config import ConfigError
 @click.command()
 @config_option
 @click.option("--account", "accounts", multiple=True, metavar="NAME", help="Only this account (repeatable).")
-@click.option("--technology", "technologies", multiple=True, metavar="TECH",
-              help="Only this technology, e.g. iam.role or 'ec2.*' (repeatable).")
-@click.option("--region", "regions", multiple=True, metavar="REGION",
-              help="Only this region; 'global' for IAM and S3 (repeatable).")
-@click.option("--allow-mass-delete", is_flag=True,
-              help="Record a slice even if more than half of its items disappeared.")
-@click.option("--progress/--no-progress", default=None, help="Progress lines on stderr (default: on a terminal).")
+@click.option(
+    "--technology",
+    "technologies",
+    multiple=True,
+    metavar="TECH",
+    help="Only this technology, e.g. iam.role or 'ec2.*' (repeatable).",
+)
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    metavar="REGION",
+    help="Only this region; 'global' for IAM and S3 (repeatable).",
+)
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="Record a slice even if more than half of its items disappeared.",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress lines on stderr (default: on a terminal)."
+)
 @format_option("text", "json")
 def sync(config_path, accounts, technologies, regions, allow_mass_delete, progress, output_format) -> None:
     """Read AWS and record every change as a commit in each account's repository.
