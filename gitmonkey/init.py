@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from gitmonkey.config import Config
 
 EXAMPLE_CONFIG = """\
 # gitmonkey.yaml: which AWS accounts to track, and how.
@@ -110,3 +115,65 @@ def write_example_config(path: str | os.PathLike[str], *, force: bool = False) -
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+@dataclass(frozen=True)
+class RepositorySetup:
+    account: str
+    path: Path
+    hooks: tuple[Path, ...]
+    ci_files: tuple[Path, ...]
+    commit: str | None
+
+
+def setup_repositories(
+    config: Config, *, ci: Sequence[str] = (), accounts: Sequence[str] = ()
+) -> list[RepositorySetup]:
+    """Create each account's repository, install the hooks, and optionally commit CI jobs.
+
+    ``ci`` names the CI systems (``github``, ``gitlab``) whose job running ``gitmonkey check``
+    is written into the repository and committed as a person's commit would be (those files are
+    outside ``items/`` and ``issues/``, which only the bot writes). Idempotent.
+    """
+    from gitmonkey.audit.check import write_ci_workflows
+    from gitmonkey.hooks import SKIP_ENV, install_hooks
+    from gitmonkey.store import AccountRepository
+
+    unknown = sorted(set(ci) - {"github", "gitlab"})
+    if unknown:
+        raise InitError(f"--ci: unknown CI system {unknown[0]!r}; expected github or gitlab")
+    selected = [config.account(a) for a in accounts] if accounts else list(config.accounts)
+    done = []
+    for account in selected:
+        repo = AccountRepository.open(
+            config.repo_path(account),
+            committer_name=config.committer_name,
+            committer_email=config.committer_email,
+        )
+        hooks = tuple(install_hooks(repo.path, config.path))
+        ci_files: tuple[Path, ...] = ()
+        commit = None
+        if ci:
+            ci_files = tuple(write_ci_workflows(repo.path, github="github" in ci, gitlab="gitlab" in ci))
+            relative = [str(p.relative_to(repo.path)) for p in ci_files]
+            repo.git("add", "--", *relative)
+            if repo.git("diff", "--cached", "--name-only", "--", *relative).strip():
+                with _env(SKIP_ENV, "1"):
+                    message = "ci: run gitmonkey check on pull requests"
+                    repo.git("commit", "-q", "-m", message, "--", *relative)
+                commit = repo.head()
+        done.append(RepositorySetup(account.name, repo.path, hooks, ci_files, commit))
+    return done
+
+
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous

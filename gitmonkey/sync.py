@@ -238,6 +238,7 @@ def run_sync(
                 continue
             if repaired:
                 say(f"{run.account.name}: recovered an interrupted sync ({', '.join(repaired[:3])})")
+            _install_hooks(run, say)
             _pull_before(run, say)
             run.key = secret_key(run.repo.state_dir)
             run.futures = _submit_slices(pool, run, techs, regions, say)
@@ -314,6 +315,18 @@ def _read_slice(run: _AccountRun, tech: Technology, region: str, say: Progress) 
     else:
         say(f"{key}: FAILED {outcome.error}")
     return outcome
+
+
+def _install_hooks(run: _AccountRun, say: Progress) -> None:
+    """Keep the audit hooks installed (idempotent), so people's commits and merges are audited."""
+    from gitmonkey.hooks import HookInstallError, install_hooks
+
+    assert run.repo is not None
+    try:
+        install_hooks(run.repo.path, run.config.path)
+    except (HookInstallError, OSError) as exc:
+        run.report.post_sync["hooks_error"] = str(exc)
+        say(f"{run.account.name}: hooks not installed: {exc}")
 
 
 def _pull_before(run: _AccountRun, say: Progress) -> None:

@@ -78,3 +78,43 @@ def test_help_has_examples() -> None:
     for args in (["init", "--help"], ["config", "validate", "--help"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_init_repos_creates_repositories_with_hooks_and_commits_ci_jobs(tmp_path):
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from gitmonkey.cli import cli
+
+    (tmp_path / "gitmonkey.yaml").write_text(
+        "accounts:\n  - {name: prod, id: '123456789012'}\n  - {name: lab, id: '210987654321'}\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["init", str(tmp_path), "--repos", "--ci", "github", "--ci", "gitlab"])
+    assert result.exit_code == 0, result.output
+    for name in ("prod", "lab"):
+        repo = tmp_path / "accounts" / name
+        hooks = repo / ".git" / "hooks"
+        assert "gitmonkey" in (hooks / "post-commit").read_text()
+        assert "gitmonkey" in (hooks / "post-merge").read_text()
+        tracked = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True, text=True,
+                                 check=True).stdout.split()
+        assert ".github/workflows/gitmonkey-check.yml" in tracked and ".gitlab-ci.yml" in tracked
+        status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain"], capture_output=True,
+                                text=True, check=True).stdout
+        assert status == ""
+    again = runner.invoke(cli, ["init", str(tmp_path), "--repos", "--ci", "github"])
+    assert again.exit_code == 0, again.output
+    log = subprocess.run(["git", "-C", str(tmp_path / "accounts" / "prod"), "log", "--oneline"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(log) == 1, "re-running init --repos must not commit again"
+
+
+def test_init_ci_without_repos_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from gitmonkey.cli import cli
+
+    result = CliRunner().invoke(cli, ["init", str(tmp_path), "--ci", "github"])
+    assert result.exit_code == 2

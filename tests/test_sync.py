@@ -397,3 +397,12 @@ def test_repo_is_usable_with_git_log_and_blame(tmp_path, seeded):
     path = f"{SG_PATH}/{seeded['us-east-1']}.json"
     assert "baseline" in git(repo, "log", "--format=%s", "--", path)
     assert "gitmonkey" in git(repo, "blame", "--porcelain", path)
+
+
+def test_sync_installs_the_audit_hooks_that_peoples_commits_fire(tmp_path, seeded):
+    config = make_config(tmp_path)
+    run_sync(config)
+    repo = config.repo_path(config.accounts[0])
+    assert "gitmonkey" in (repo / ".git/hooks/post-commit").read_text()
+    assert "gitmonkey" in (repo / ".git/hooks/post-merge").read_text()
+    assert git(repo, "config", "--local", "gitmonkey.config").strip() == str(config.path)

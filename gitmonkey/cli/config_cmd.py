@@ -6,23 +6,44 @@ from pathlib import Path
 
 import click
 
-from gitmonkey.cli.common import EXIT_CONFIG, config_option, echo_json, fail, format_option
+from gitmonkey.cli.common import EXIT_CONFIG, config_option, echo_json, fail, format_option, load
 from gitmonkey.config import DEFAULT_CONFIG_NAME, ConfigError, find_config_path, load_config
-from gitmonkey.init import InitError, write_example_config
+from gitmonkey.init import InitError, setup_repositories, write_example_config
 
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
 @click.option("--force", is_flag=True, help="Overwrite an existing gitmonkey.yaml.")
-def init_command(directory: str, force: bool) -> None:
-    """Write a commented example gitmonkey.yaml into DIRECTORY (default: here).
+@click.option("--repos", is_flag=True,
+              help="Set up the account repositories of an existing config: create them, install the hooks.")
+@click.option("--ci", "ci", multiple=True, type=click.Choice(["github", "gitlab"]),
+              help="With --repos: also commit a CI job running 'gitmonkey check' (repeatable).")
+@config_option
+def init_command(
+    directory: str, force: bool, repos: bool, ci: tuple[str, ...], config_path: str | None
+) -> None:
+    """Write a commented example gitmonkey.yaml into DIRECTORY (default: here), or, with
+    --repos, set up the account repositories of an existing configuration.
 
     \b
     Example:
       gitmonkey init ~/aws-history
       $EDITOR ~/aws-history/gitmonkey.yaml
       gitmonkey config validate --config ~/aws-history/gitmonkey.yaml
+      gitmonkey init ~/aws-history --repos --ci github
     """
+    if repos or ci:
+        if ci and not repos:
+            fail("--ci needs --repos", EXIT_CONFIG)
+        config = load(config_path or str(Path(directory) / DEFAULT_CONFIG_NAME))
+        try:
+            done = setup_repositories(config, ci=ci)
+        except (InitError, FileExistsError) as exc:
+            fail(str(exc), EXIT_CONFIG)
+        for setup in done:
+            extra = f", committed {len(setup.ci_files)} CI files" if setup.commit else ""
+            click.echo(f"{setup.account}: {setup.path} (hooks installed{extra})")
+        return
     try:
         path = write_example_config(Path(directory) / DEFAULT_CONFIG_NAME, force=force)
     except InitError as exc:
@@ -30,7 +51,7 @@ def init_command(directory: str, force: bool) -> None:
     except OSError as exc:
         fail(f"cannot write {Path(directory) / DEFAULT_CONFIG_NAME}: {exc.strerror}")
     click.echo(f"wrote {path}")
-    click.echo("next: edit the accounts, then run 'gitmonkey config validate'")
+    click.echo("next: edit the accounts, run 'gitmonkey config validate', then 'gitmonkey init --repos'")
 
 
 @click.group("config")
