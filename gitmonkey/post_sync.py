@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def sync_events(account: AccountConfig, report: AccountReport) -> list[ev.Event]:
-    """The sync's own events: failed slices and a summary."""
+    """The sync's own events: failed slices, stale slices and a summary."""
     events = [
         ev.Event(
             kind=ev.SLICE_FAILED,
@@ -34,6 +34,19 @@ def sync_events(account: AccountConfig, report: AccountReport) -> list[ev.Event]
         )
         for s in report.failed_slices
     ]
+    for key in report.stale:
+        region, _, technology = key.partition("/")
+        events.append(
+            ev.Event(
+                kind=ev.SLICE_STALE,
+                account=account.name,
+                account_id=account.id,
+                title=f"{technology} in {region} has not been read successfully for too long",
+                technology=technology,
+                region=region,
+                details={"slice": key},
+            )
+        )
     events.append(
         ev.Event(
             kind=ev.SYNC_SUMMARY,

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -64,6 +64,7 @@ class AccountReport:
     deleted: int = 0
     commits: list[str] = field(default_factory=list)
     error: str | None = None
+    stale: list[str] = field(default_factory=list)
     post_sync: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +91,7 @@ class AccountReport:
             "commits": len(self.commits),
             "head": self.commits[-1] if self.commits else None,
             "api_calls": self.api_calls,
+            "stale": self.stale,
             "slices": [
                 {
                     "region": s.key.region,
@@ -393,6 +395,7 @@ def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bo
     run.report.added, run.report.modified, run.report.deleted = plan.counts()
     ephemeral.save()
     state.save()
+    run.report.stale = state.stale(when, timedelta(hours=run.config.stale_after_hours))
     _after_store(run, old_head, say)
 
 

@@ -228,6 +228,7 @@ def issue_events(
         title = f"{t.issue.title}: {t.issue.details}" if t.issue.details else t.issue.title
         details: dict[str, Any] = {
             "fingerprint": t.issue.fingerprint, "rule": t.issue.rule, "path": t.issue.path,
+            "details": t.issue.details, "key": t.issue.key,
         }
         if t.issue.justification:
             details["justification"] = dict(t.issue.justification)

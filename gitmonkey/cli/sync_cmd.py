@@ -85,6 +85,8 @@ def render_summary(report) -> str:
         )
         for s in account.failed_slices:
             lines.append(f"  failed  {s.key.region:<15} {s.key.technology:<22} {s.error}")
+        for key in account.stale:
+            lines.append(f"  stale   {key}: no successful read within stale_after_hours")
         for key, value in sorted(account.post_sync.items()):
             if key.endswith("error"):
                 lines.append(f"  {key.replace('_', ' ')}: {value}")
