@@ -22,7 +22,7 @@ SECRET = "webhook-test-secret"
 class _Receiver(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]]
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append((dict(self.headers), body))  # type: ignore[attr-defined]
         self.send_response(204)
