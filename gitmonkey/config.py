@@ -16,13 +16,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator, ValidationError
 
+from gitmonkey import yamlio
 from gitmonkey.model import Item
 from gitmonkey.resources import schema_path
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 DEFAULT_CONFIG_NAME = "gitmonkey.yaml"
 CONFIG_ENV = "GITMONKEY_CONFIG"
@@ -124,8 +127,15 @@ def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path.cwd() / DEFAULT_CONFIG_NAME
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    """Read, validate and return the configuration; raise ``ConfigError`` listing every problem."""
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, validation_cache: Path | None = None
+) -> Config:
+    """Read, validate and return the configuration; raise ``ConfigError`` listing every problem.
+
+    ``validation_cache`` names a file of digests of configurations that validated (with the
+    schemas and the package version, see ``gitmonkey.validation_cache``): a match skips validation.
+    The post-commit hook uses it so that each commit does not pay for importing jsonschema.
+    """
     config_path = find_config_path(path).resolve()
     try:
         text = config_path.read_text(encoding="utf-8")
@@ -137,14 +147,25 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(f"cannot read {config_path}: {reason}") from exc
-    return config_from_dict(parse_yaml(text, config_path), config_path)
+    raw = parse_yaml(text, config_path)
+    from gitmonkey.validation_cache import ValidationCache
+
+    cache = ValidationCache(validation_cache)
+    schemas = [schema_path("config.schema.json"), *SECTION_SCHEMAS.values()]
+    digest = cache.digest(text, *(s.read_bytes() if s.is_file() else b"-" for s in schemas))
+    if validation_cache is not None and cache.known(digest):
+        return config_from_dict(raw, config_path, validate=False)
+    config = config_from_dict(raw, config_path)
+    cache.remember(digest)
+    cache.save()
+    return config
 
 
 def parse_yaml(text: str, path: Path) -> Any:
     """Parse YAML safely; syntax errors and duplicate keys name the line."""
     try:
-        _reject_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
-        data = yaml.safe_load(text)
+        _reject_duplicate_keys(yamlio.compose(text), path)
+        data = yamlio.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -179,9 +200,9 @@ def _reject_duplicate_keys(root: yaml.Node | None, path: Path) -> None:
             stack.extend(node.value)
 
 
-def config_from_dict(raw: Any, path: Path) -> Config:
+def config_from_dict(raw: Any, path: Path, *, validate: bool = True) -> Config:
     """Validate ``raw`` (the parsed YAML) and build the typed ``Config``."""
-    problems = config_problems(raw)
+    problems = config_problems(raw) if validate else []
     if problems:
         if len(problems) == 1:
             message = f"{path}: {problems[0]}"
@@ -281,6 +302,8 @@ def _describe(value: Any) -> str:
 
 
 def _schema_problems(instance: Any, schema: dict[str, Any], prefix: PathParts) -> list[Problem]:
+    from jsonschema import Draft202012Validator  # imported here: the hook path skips validation
+
     validator = Draft202012Validator(schema)
     problems = []
     for error in validator.iter_errors(instance):

@@ -232,13 +232,11 @@ def hand_to_notifier(
     Item events for ``old..new`` come first, then the audit's and the caller's events. A
     notifier failure never fails the flow: messages stay in the outbox for ``notify flush``.
     """
-    try:
-        from gitmonkey import notify
-        from gitmonkey.notify import changes
-    except ImportError:
-        return {"skipped": "gitmonkey.notify is not available"}
-    if not hasattr(notify, "enqueue") or not config.notifications:
+    if not config.notifications:
         return {"skipped": "no notifications configured"}
+    from gitmonkey import notify
+    from gitmonkey.notify import changes
+
     try:
         events = changes.item_events(repo.path, account, old, new) if new is not None else []
         events += issue_events
@@ -290,7 +288,7 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
         old = orig if orig and orig != new else old
     try:
         configured = config_path or _git(repo_path, "config", "--local", CONFIG_KEY, check=False)
-        config = load_config(configured or None)
+        config = load_config(configured or None, validation_cache=state_dir / "validated.json")
         account = _account_for(config, repo_path)
         repo = AccountRepository.open(
             repo_path, committer_name=config.committer_name, committer_email=config.committer_email

@@ -234,3 +234,26 @@ def test_commands_needing_config_exit_2_on_bad_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["history", "sg-1", "--config", str(bad)])
     assert result.exit_code == 2
     assert "accounts: expected a non-empty list of accounts, got 3" in result.stderr
+
+
+def test_validation_cache_skips_jsonschema_only_for_the_config_that_validated(tmp_path):
+    import subprocess
+    import sys
+
+    from gitmonkey.config import ConfigError, load_config
+
+    config = tmp_path / "gitmonkey.yaml"
+    cache = tmp_path / "state" / "validated.json"
+    config.write_text("accounts:\n  - {name: prod, id: '123456789012'}\n")
+    first = load_config(config, validation_cache=cache)
+    assert cache.is_file()
+    probe = (
+        "import sys; from pathlib import Path; from gitmonkey.config import load_config; "
+        f"c = load_config({str(config)!r}, validation_cache=Path({str(cache)!r})); "
+        "print(c.accounts[0].id, 'jsonschema' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [first.accounts[0].id, "False"]
+    config.write_text("accounts:\n  - {name: prod, id: '12ab'}\n")
+    with pytest.raises(ConfigError, match="12-digit"):
+        load_config(config, validation_cache=cache)

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from gitmonkey import yamlio
+
 ITEMS_PREFIX = "items/"
 ISSUES_PREFIX = "issues/"
 
@@ -165,7 +167,7 @@ class IssueFile:
     @classmethod
     def load(cls, content: bytes, source: str) -> IssueFile:
         try:
-            data = yaml.safe_load(content.decode("utf-8"))
+            data = yamlio.safe_load(content.decode("utf-8"))
             item = data["item"]
             return cls(
                 item=ItemRef(

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from gitmonkey import yamlio
 from gitmonkey.audit.issues import Issue, ItemRef, JustificationMatch
 
 JUSTIFICATIONS_PREFIX = "justifications/"
@@ -132,7 +133,7 @@ def parse_entry(data: Any, source: str, index: int | None = None) -> Entry:
 def parse_file(source: str, content: bytes) -> list[Entry]:
     """All entries of one file; raises JustificationError naming the file on the first problem."""
     try:
-        data = yaml.safe_load(content.decode("utf-8"))
+        data = yamlio.safe_load(content.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise JustificationError(f"{source}: not valid YAML: {exc}") from exc
     if isinstance(data, list):

@@ -24,8 +24,10 @@ from typing import Any
 
 import yaml
 
+from gitmonkey import yamlio
 from gitmonkey.audit import filters
 from gitmonkey.audit.context import AuditContext
+from gitmonkey.validation_cache import ValidationCache
 
 __all__ = [
     "RULE_ERROR_ID",
@@ -148,8 +150,12 @@ def rules_from_object(obj: Any, source: str) -> list[Rule]:
     raise RuleError(f"{source}: {type(obj).__name__} is not a rule, a module of rules or a rule directory")
 
 
+def _schema_text(name: str) -> str:
+    return (_SCHEMA_DIR / name).read_text(encoding="utf-8")
+
+
 def _load_json(name: str) -> dict[str, Any]:
-    return json.loads((_SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    return json.loads(_schema_text(name))
 
 
 def _error_path(parts: Iterable[Any]) -> str:
@@ -159,13 +165,13 @@ def _error_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def validate_audit_config(audit_config: Mapping[str, Any] | None) -> dict[str, Any]:
+def validate_audit_config(
+    audit_config: Mapping[str, Any] | None, cache: ValidationCache | None = None
+) -> dict[str, Any]:
     """Validate the ``audit:`` section against config.schema.json; returns it with account ids as str.
 
     Raises ConfigError naming the key path, e.g. ``audit.overrides[0].score: 'x' is not of type 'integer'``.
     """
-    import jsonschema
-
     from gitmonkey.config import ConfigError
 
     config = dict(audit_config or {})
@@ -182,16 +188,22 @@ def validate_audit_config(audit_config: Mapping[str, Any] | None) -> dict[str, A
                 key = str(key)
             normalised[key] = value
         config["known_accounts"] = normalised
-    validator = jsonschema.Draft202012Validator(_load_json("config.schema.json"))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        where = _error_path(["audit", *error.absolute_path])
-        raise ConfigError(f"{where}: {error.message}")
+    digest = ValidationCache.digest(_schema_text("config.schema.json"), json.dumps(config, sort_keys=True))
+    if cache is None or not cache.known(digest):
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(_load_json("config.schema.json"))
+        error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+        if error is not None:
+            where = _error_path(["audit", *error.absolute_path])
+            raise ConfigError(f"{where}: {error.message}")
     for index, cidr in enumerate(config.get("trusted_cidrs") or ()):
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             raise ConfigError(f"audit.trusted_cidrs[{index}]: {cidr!r} is not an IP network (CIDR)") from None
+    if cache is not None:
+        cache.remember(digest)
     return config
 
 
@@ -260,12 +272,14 @@ def _check_names(spec: Any, where: str = "filter") -> None:
                 _check_names(body, f"{where}.{keyword}")
 
 
-def load_rule_file(path: Path) -> list[Rule]:
-    """Load one YAML rule file; any problem is a RuleError naming the file and the rule."""
-    import jsonschema
+def load_rule_file(path: Path, cache: ValidationCache | None = None) -> list[Rule]:
+    """Load one YAML rule file; any problem is a RuleError naming the file and the rule.
 
+    With a ``cache``, the schema check is skipped for file contents that passed it before.
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yamlio.safe_load(text)
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -278,8 +292,13 @@ def load_rule_file(path: Path) -> list[Rule]:
                 filters.compile_filter(spec["filter"])
             except filters.FilterError as exc:
                 raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
-    validator = jsonschema.Draft202012Validator(_load_json("rule.schema.json"))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    digest = ValidationCache.digest(_schema_text("rule.schema.json"), text)
+    error = None
+    if cache is None or not cache.known(digest):
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(_load_json("rule.schema.json"))
+        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         parts = list(error.absolute_path)
         label = "file"
@@ -294,14 +313,16 @@ def load_rule_file(path: Path) -> list[Rule]:
             rules.append(_compile_rule(spec, str(path)))
         except filters.FilterError as exc:
             raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
+    if cache is not None:
+        cache.remember(digest)
     return rules
 
 
-def load_rule_dir(directory: Path) -> list[Rule]:
+def load_rule_dir(directory: Path, cache: ValidationCache | None = None) -> list[Rule]:
     if not directory.is_dir():
         raise RuleError(f"{directory}: rule directory does not exist")
     files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    return [r for path in files for r in load_rule_file(path)]
+    return [r for path in files for r in load_rule_file(path, cache)]
 
 
 def _entry_point_rules() -> list[Rule]:
@@ -353,21 +374,26 @@ class RuleSet:
                 raise ConfigError(f"audit.overrides[{index}].rule: no rule matches {override.rule!r}")
 
     @classmethod
-    def load(cls, audit_config: dict, *, base_dir: Path) -> RuleSet:
-        """Built-in rules, then ``audit.rule_dirs`` (relative to ``base_dir``), then entry points."""
+    def load(cls, audit_config: dict, *, base_dir: Path, cache: ValidationCache | None = None) -> RuleSet:
+        """Built-in rules, then ``audit.rule_dirs`` (relative to ``base_dir``), then entry points.
+
+        ``cache`` (see ``gitmonkey.validation_cache``) skips the schema checks of unchanged inputs.
+        """
         from gitmonkey.audit import python_rules
         from gitmonkey.config import ConfigError
         from gitmonkey.resources import builtin_rules_dir
 
-        config = validate_audit_config(audit_config)
-        rules = load_rule_dir(builtin_rules_dir())
+        config = validate_audit_config(audit_config, cache)
+        rules = load_rule_dir(builtin_rules_dir(), cache)
         rules += rules_from_object(python_rules, "gitmonkey.audit.python_rules")
         for index, directory in enumerate(config.get("rule_dirs") or ()):
             path = (Path(base_dir) / directory).resolve()
             if not path.is_dir():
                 raise ConfigError(f"audit.rule_dirs[{index}]: {path} is not a directory")
-            rules += load_rule_dir(path)
+            rules += load_rule_dir(path, cache)
         rules += _entry_point_rules()
+        if cache is not None:
+            cache.save()
         overrides = [
             Override(
                 rule=o["rule"],
@@ -441,7 +467,7 @@ class RuleSet:
         """Run a rule case file (``fires:`` / ``passes:`` items); returns failures, empty if all pass."""
         path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yamlio.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             return [f"{path}: cannot read: {exc}"]
         if not isinstance(data, Mapping):

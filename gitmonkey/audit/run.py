@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey import events as ev
@@ -21,6 +22,8 @@ from gitmonkey.config import AccountConfig, Config
 
 if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository
+
+VALIDATION_CACHE = "validated.json"
 
 _EVENT_KINDS = {
     iss.NEW: ev.ISSUE_NEW,
@@ -56,10 +59,13 @@ class AuditResult:
         }
 
 
-def load_ruleset(config: Config) -> Any:
+def load_ruleset(config: Config, state_dir: Path | None = None) -> Any:
+    """The rules; with an account's ``state_dir``, schema checks of unchanged rule files are skipped."""
     from gitmonkey.audit.rules import RuleSet
+    from gitmonkey.validation_cache import ValidationCache
 
-    return RuleSet.load(config.audit, base_dir=config.path.parent)
+    cache = ValidationCache(state_dir / VALIDATION_CACHE) if state_dir is not None else None
+    return RuleSet.load(config.audit, base_dir=config.path.parent, cache=cache)
 
 
 def audit_context(config: Config, account: AccountConfig, now: datetime) -> Any:
@@ -177,7 +183,7 @@ def audit_repository(
                 result.errors.append(f"{path}: not valid JSON ({exc}); its issues were left as they are")
                 continue
             if rules is None:
-                rules = ruleset if ruleset is not None else load_ruleset(config)
+                rules = ruleset if ruleset is not None else load_ruleset(config, repo.state_dir)
                 ctx = audit_context(config, account, now)
                 ephemeral = _ephemeral(repo)
             extra = ephemeral.get(path) if ephemeral is not None else None

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from gitmonkey import yamlio
 from gitmonkey.config import AccountConfig
 from gitmonkey.notify import subscriptions
 from gitmonkey.notify.deliver import new_message
@@ -118,7 +119,7 @@ def _int(value: Any) -> int:
 
 
 def _parse(path: str, content: bytes, now: datetime) -> ReportItem:
-    data = yaml.safe_load(content.decode("utf-8"))
+    data = yamlio.safe_load(content.decode("utf-8"))
     item: dict[str, Any] = {}
     if isinstance(data, dict):
         item = data.get("item") if isinstance(data.get("item"), dict) else {}

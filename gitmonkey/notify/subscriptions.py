@@ -7,9 +7,10 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 from gitmonkey import events as ev
 from gitmonkey.config import ConfigError
@@ -113,6 +114,8 @@ def _any_glob(value: str, patterns: tuple[str, ...]) -> bool:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # here, not at import: the post-commit hook must start fast
+
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
