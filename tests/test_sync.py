@@ -406,3 +406,44 @@ def test_sync_installs_the_audit_hooks_that_peoples_commits_fire(tmp_path, seede
     assert "gitmonkey" in (repo / ".git/hooks/post-commit").read_text()
     assert "gitmonkey" in (repo / ".git/hooks/post-merge").read_text()
     assert git(repo, "config", "--local", "gitmonkey.config").strip() == str(config.path)
+
+
+def test_accounts_are_read_with_their_own_credentials_into_their_own_repositories(tmp_path, aws):
+    """The second account is reached through STS AssumeRole with an external id (moto keeps
+    one backend per account), and each account gets its own repository."""
+    other_id = "222233334444"
+    role_arn = f"arn:aws:iam::{other_id}:role/gitmonkey-readonly"
+    creds = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="setup", ExternalId="setup-id")[
+        "Credentials"
+    ]
+    other = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    other.client("s3", region_name="us-east-1").create_bucket(Bucket="only-in-other")
+    other.client("iam").create_user(UserName="other-user")
+    boto3.client("s3").create_bucket(Bucket="only-in-prod")
+    config = make_config(
+        tmp_path,
+        accounts=[
+            {"name": "prod", "id": "123456789012", "regions": ["us-east-1"]},
+            {
+                "name": "other",
+                "id": other_id,
+                "regions": ["us-east-1"],
+                "role_arn": role_arn,
+                "external_id": "gitmonkey-other",
+            },
+        ],
+    )
+    report = run_sync(config)
+    assert report.exit_code == 0, report.to_dict()
+    prod, second = (config.repo_path(a) for a in config.accounts)
+    assert (prod / "items/global/s3/bucket/only-in-prod.json").exists()
+    assert not (prod / "items/global/s3/bucket/only-in-other.json").exists()
+    assert (second / "items/global/s3/bucket/only-in-other.json").exists()
+    assert not (second / "items/global/s3/bucket/only-in-prod.json").exists()
+    user = json.loads((second / "items/global/iam/user/other-user.json").read_text())
+    assert user["account"] == other_id
+    assert f":{other_id}:" in user["arn"]
