@@ -13,6 +13,10 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gitmonkey.config import Config
 
 ACCOUNT_ID = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
@@ -257,6 +261,17 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout
 
 
+def _issues_table(repo: Path, config: Config) -> str:
+    from gitmonkey.audit import output
+    from gitmonkey.store import AccountRepository
+
+    account = config.accounts[0]
+    errors: list[str] = []
+    store = AccountRepository.open(repo, create=False)
+    rows = output.read_issue_rows(store, account.name, account.id, errors)
+    return output.render_table(output.sort_rows(output.filter_rows(rows, min_score=5)))
+
+
 def run_demo(directory: Path, echo: Echo = print) -> Path:
     _simulated_environment()
     from moto import mock_aws
@@ -279,13 +294,13 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
         echo(render_summary(second))
     echo(f"\n== 3. The history, one commit per change:  git -C {repo} log --stat\n")
     echo(_git(repo, "log", "--stat", "--format=%h %s", "-n", "8"))
-    echo(f"== 4. What changed in the web security group:  gitmonkey --config ... diff {ids['web']}\n")
+    web = ids["web"]
+    echo(f"== 4. What changed in the web security group:  gitmonkey diff {web} --config {config_path}\n")
     sg_commit = _git(repo, "log", "-n1", "--format=%H", "--grep", f"{ids['web']}", "--", "items/").strip()
     echo(_git(repo, "show", "--format=%s%n%n%b", sg_commit))
-    issues_dir = repo / "issues"
-    if issues_dir.is_dir():
-        echo(f"== 5. Audit issues written by the post-commit audit:  gitmonkey --config {config_path} issues")
-        echo(_git(repo, "log", "-n3", "--format=%h %s", "--", "issues/"))
+    echo(f"== 5. Audit issues found by the post-commit audit:  gitmonkey issues --config {config_path}\n")
+    echo(_issues_table(repo, config))
+    echo(_git(repo, "log", "-n2", "--format=%h %s", "--", "issues/"))
     echo("Look further:")
     echo(f"  cd {repo}")
     echo("  git log --stat")
@@ -293,4 +308,6 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
     echo("  git log -S '0.0.0.0/0' --oneline")
     echo(f"  gitmonkey history {ids['web']} --config {config_path}")
     echo(f"  gitmonkey status --config {config_path}")
+    echo(f"  gitmonkey issues --config {config_path} --format sarif")
+    echo(f"  gitmonkey justify FINGERPRINT --reason '...' --branch --config {config_path}")
     return repo
