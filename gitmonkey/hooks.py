@@ -184,7 +184,7 @@ def audit_and_notify(
         ranges.append((old, new))
     summary: dict[str, Any] = {"ranges": len(ranges)}
     events = list(extra_events)
-    if ranges:
+    if ranges or recheck_justifications:
         try:
             result = audit_ranges(repo, config, account, ranges, now=now,
                                   recheck_justifications=recheck_justifications)
@@ -196,8 +196,11 @@ def audit_and_notify(
         summary.update(result.to_dict())
         events += result.events
         log(repo.state_dir, f"audit {_range_text(ranges)}: {result.counts()} commit={result.commit}")
-        item_old = ranges[0][0] if len(ranges) == 1 else _oldest(repo, ranges)
-        summary["notify"] = hand_to_notifier(repo, config, account, item_old, new, events)
+        if ranges:
+            item_old = ranges[0][0] if len(ranges) == 1 else _oldest(repo, ranges)
+            summary["notify"] = hand_to_notifier(repo, config, account, item_old, new, events)
+        elif events:
+            summary["notify"] = hand_to_notifier(repo, config, account, None, None, events)
     elif events:
         summary["notify"] = hand_to_notifier(repo, config, account, None, None, events)
     return summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey import events as ev
@@ -77,6 +78,8 @@ def run(
     old_head: str | None,
     report: AccountReport,
     say: Callable[[str], None],
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {}
     new_head = repo.head()
@@ -88,7 +91,7 @@ def run(
     if run_after_sync is not None:
         try:
             result["audit"] = run_after_sync(
-                repo.path, config, account, old_head, new_head, extra_events=extra
+                repo.path, config, account, old_head, new_head, extra_events=extra, now=now
             )
             extra = []
         except Exception as exc:

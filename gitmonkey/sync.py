@@ -396,15 +396,17 @@ def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bo
     ephemeral.save()
     state.save()
     run.report.stale = state.stale(when, timedelta(hours=run.config.stale_after_hours))
-    _after_store(run, old_head, say)
+    _after_store(run, old_head, say, when)
 
 
-def _after_store(run: _AccountRun, old_head: str | None, say: Progress) -> None:
+def _after_store(run: _AccountRun, old_head: str | None, say: Progress, when: datetime) -> None:
     """Audit and notify over the sync's whole range, then push: never fails the sync."""
     from gitmonkey import post_sync
 
     assert run.repo is not None
-    run.report.post_sync.update(post_sync.run(run.repo, run.config, run.account, old_head, run.report, say))
+    run.report.post_sync.update(
+        post_sync.run(run.repo, run.config, run.account, old_head, run.report, say, now=when)
+    )
 
 
 def iter_failed(report: SyncReport) -> Iterable[tuple[AccountReport, SliceOutcome]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from botocore.awsrequest import AWSResponse
 
 from gitmonkey.aws import SliceContext
@@ -24,8 +25,9 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
         "max_attempts": 1,
     }
     raw.update(overrides)
-    config = config_from_dict(raw, tmp_path / "gitmonkey.yaml")
-    return config
+    path = tmp_path / "gitmonkey.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")  # the installed hooks read it
+    return config_from_dict(raw, path)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -447,3 +447,54 @@ def test_accounts_are_read_with_their_own_credentials_into_their_own_repositorie
     user = json.loads((second / "items/global/iam/user/other-user.json").read_text())
     assert user["account"] == other_id
     assert f":{other_id}:" in user["arn"]
+
+
+def test_an_expired_justification_reopens_the_issue_on_an_unchanged_sync(tmp_path, aws, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    import yaml
+
+    from gitmonkey.audit.justify import write_justification
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    sg = ec2.create_security_group(GroupName="bastion", Description="ssh")["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    config = make_config(
+        tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}]
+    )
+    now = datetime.now(UTC)
+    run_sync(config, technologies=["ec2.security_group"], now=now)
+    repo = config.repo_path(config.accounts[0])
+    issue_file = repo / f"issues/us-east-1/ec2/security_group/{sg}.yaml"
+    issue = next(i for i in yaml.safe_load(issue_file.read_text())["issues"] if "22" in i["details"])
+    assert not issue["justified"]
+
+    for who in ("AUTHOR", "COMMITTER"):  # a person's commit, with a person's identity
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Alice Reviewer")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "alice@example.com")
+    write_justification(
+        repo, issue["fingerprint"], "bastion host, reviewed", expires=(now + timedelta(days=5)).date()
+    )
+    justified = next(
+        i
+        for i in yaml.safe_load(issue_file.read_text())["issues"]
+        if i["fingerprint"] == issue["fingerprint"]
+    )
+    assert justified["justified"], "the post-commit hook marks the issue justified"
+
+    head = git(repo, "rev-parse", "HEAD")
+    report = run_sync(config, technologies=["ec2.security_group"], now=now + timedelta(days=10))
+    assert report.accounts[0].commits == [], "nothing changed in AWS"
+    assert git(repo, "rev-parse", "HEAD") != head, "the audit commits the re-opened issue"
+    reopened = next(
+        i
+        for i in yaml.safe_load(issue_file.read_text())["issues"]
+        if i["fingerprint"] == issue["fingerprint"]
+    )
+    assert not reopened["justified"]
+    assert "Gitmonkey-Audit-Expired: " + issue["fingerprint"] in git(repo, "log", "-n1", "--format=%B")
