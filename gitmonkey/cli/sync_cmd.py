@@ -85,6 +85,14 @@ def render_summary(report) -> str:
         )
         for s in account.failed_slices:
             lines.append(f"  failed  {s.key.region:<15} {s.key.technology:<22} {s.error}")
+        audit = account.post_sync.get("audit") or {}
+        counts = {kind: n for kind, n in (audit.get("counts") or {}).items() if n}
+        if counts:
+            text = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            lines.append(f"  audit: {text} (commit {str(audit.get('commit') or '')[:12]})")
+        notify = audit.get("notify") or {}
+        if notify.get("queued"):
+            lines.append(f"  notifications: {notify['queued']} queued, {notify.get('flush', '')}")
         for key in account.stale:
             lines.append(f"  stale   {key}: no successful read within stale_after_hours")
         for key, value in sorted(account.post_sync.items()):
