@@ -26,6 +26,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     }
     raw.update(overrides)
     path = tmp_path / "gitmonkey.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")  # the installed hooks read it
     return config_from_dict(raw, path)
 

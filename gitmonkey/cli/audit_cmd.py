@@ -98,7 +98,7 @@ def audit(everything: bool, account: str | None, output_format: str, config_path
 
 
 def _audit_line(name: str, summary: dict[str, Any]) -> str:
-    if "counts" not in summary:
+    if "counts" not in summary or not (summary.get("audited") or any(summary["counts"].values())):
         return f"{name}: nothing to audit"
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items())
     commit = summary.get("commit")
