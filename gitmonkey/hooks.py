@@ -35,6 +35,7 @@ MARKER = "# gitmonkey-hook"
 SKIP_ENV = "GITMONKEY_NO_HOOK"
 PENDING_FILE = "audit-pending.json"
 LOG_FILE = "hook.log"
+AUDITED_FILE = "audited-head"
 CONFIG_KEY = "gitmonkey.config"
 BRANCH = "main"
 # git exports these to hooks; left in place they would point our own git calls at the
@@ -122,10 +123,14 @@ def clear_pending(state_dir: Path) -> None:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    _write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    from gitmonkey.store.state import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text.encode("utf-8"))
 
 
 def log(state_dir: Path, message: str) -> None:
@@ -180,8 +185,10 @@ def audit_and_notify(
 
     pending = load_pending(repo.state_dir)
     ranges = list(pending)
-    if new is not None and old != new:
-        ranges.append((old, new))
+    if new is not None:
+        old = audited_head(repo, new) or old
+        if old != new:
+            ranges.append((old, new))
     summary: dict[str, Any] = {"ranges": len(ranges)}
     events = list(extra_events)
     if ranges or recheck_justifications:
@@ -192,18 +199,46 @@ def audit_and_notify(
             if new is not None and old != new:
                 record_pending(repo.state_dir, old, new, f"{type(exc).__name__}: {exc}")
             raise
-        clear_pending(repo.state_dir)
         summary.update(result.to_dict())
         events += result.events
         log(repo.state_dir, f"audit {_range_text(ranges)}: {result.counts()} commit={result.commit}")
+        notified: dict[str, Any] = {}
         if ranges:
             item_old = ranges[0][0] if len(ranges) == 1 else _oldest(repo, ranges)
-            summary["notify"] = hand_to_notifier(repo, config, account, item_old, new, events)
+            notified = hand_to_notifier(repo, config, account, item_old, new, events)
         elif events:
-            summary["notify"] = hand_to_notifier(repo, config, account, None, None, events)
+            notified = hand_to_notifier(repo, config, account, None, None, events)
+        summary["notify"] = notified
+        # Only once the events are in the outbox does the range count as done; otherwise the
+        # next run starts again from the last audited commit (the audit itself is idempotent).
+        if "error" not in notified:
+            clear_pending(repo.state_dir)
+            if new is not None:
+                mark_audited(repo, result.commit or new)
     elif events:
         summary["notify"] = hand_to_notifier(repo, config, account, None, None, events)
     return summary
+
+
+def audited_head(repo: AccountRepository, new: str) -> str | None:
+    """The last commit audited (and handed to the notifier), if it is an ancestor of ``new``.
+
+    Every audit starts there rather than at the caller's idea of the previous commit, so a sync
+    or hook that died between its commits and its audit is caught up by the next one.
+    """
+    try:
+        marker = (repo.state_dir / AUDITED_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not marker:
+        return None
+    proc = subprocess.run(["git", "merge-base", "--is-ancestor", marker, new], cwd=repo.path,
+                          capture_output=True, check=False)
+    return marker if proc.returncode == 0 else None
+
+
+def mark_audited(repo: AccountRepository, sha: str) -> None:
+    _write_text(repo.state_dir / AUDITED_FILE, sha + "\n")
 
 
 def _range_text(ranges: list[tuple[str | None, str]]) -> str:
@@ -244,11 +279,16 @@ def hand_to_notifier(
         events = changes.item_events(repo.path, account, old, new) if new is not None else []
         events += issue_events
         queued = notify.enqueue(repo.state_dir, account, events, config.notifications)
-        flushed = notify.flush(repo.state_dir, config.notifications)
-        return {"queued": queued, "flush": str(flushed)}
     except Exception as exc:
-        log(repo.state_dir, f"notify failed (kept in the outbox): {type(exc).__name__}: {exc}")
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        error = f"{type(exc).__name__}: {exc}"
+        log(repo.state_dir, f"queuing notifications failed; the range will be audited again: {error}")
+        return {"error": error}
+    try:
+        flushed = notify.flush(repo.state_dir, config.notifications)
+    except Exception as exc:
+        log(repo.state_dir, f"delivery failed, the messages wait in the outbox: {type(exc).__name__}: {exc}")
+        return {"queued": queued, "flush_error": f"{type(exc).__name__}: {exc}"}
+    return {"queued": queued, "flush": str(flushed)}
 
 
 # -- the installed hook's entry point -------------------------------------------------------------
@@ -278,12 +318,9 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
     if name not in HOOK_NAMES:
         raise ValueError(f"unknown hook {name!r}; expected one of {', '.join(HOOK_NAMES)}")
     state_dir = repo_path / ".git" / "gitmonkey"
-    new, parents, refs, subject = _git(repo_path, "log", "-1", "--format=%H%x00%P%x00%D%x00%s", "HEAD").split(
-        "\0", 3)
+    new, parents, refs = _git(repo_path, "log", "-1", "--format=%H%x00%P%x00%D", "HEAD").split("\0", 2)
     if not refs.startswith(f"HEAD -> {BRANCH}"):
         log(state_dir, f"{name}: HEAD is not on {BRANCH} ({refs or 'detached'}): nothing audited")
-        return
-    if subject.startswith("audit: "):
         return
     old = (parents.split() or [None])[0]
     if name == "post-merge":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -71,16 +71,3 @@ class SliceKey:
 
     def __str__(self) -> str:
         return f"{self.account}/{self.region}/{self.technology}"
-
-
-@dataclass
-class SliceResult:
-    key: SliceKey
-    items: list[Item] = field(default_factory=list)
-    error: str | None = None
-    api_calls: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None

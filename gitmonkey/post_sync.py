@@ -84,22 +84,18 @@ def run(
     result: dict[str, Any] = {}
     new_head = repo.head()
     extra = sync_events(account, report)
+    from gitmonkey.hooks import hand_to_notifier, run_after_sync
+
     try:
-        from gitmonkey.hooks import run_after_sync
-    except ImportError:
-        run_after_sync = None
-    if run_after_sync is not None:
-        try:
-            result["audit"] = run_after_sync(
-                repo.path, config, account, old_head, new_head, extra_events=extra, now=now
-            )
-            extra = []
-        except Exception as exc:
-            log.exception("audit after sync failed")
-            result["audit_error"] = f"{type(exc).__name__}: {exc}"
-            say(f"{account.name}: audit failed (will be retried by the next sync): {exc}")
-    if extra:
-        result["notifications"] = _notify(repo, config, account, extra, say)
+        result["audit"] = run_after_sync(
+            repo.path, config, account, old_head, new_head, extra_events=extra, now=now
+        )
+    except Exception as exc:
+        log.exception("audit after sync failed")
+        result["audit_error"] = f"{type(exc).__name__}: {exc}"
+        say(f"{account.name}: audit failed (the next sync audits from the last audited commit): {exc}")
+        # The sync's own events (failed and stale slices) still reach people.
+        result["notifications"] = hand_to_notifier(repo, config, account, None, None, extra)
     if account.remote:
         try:
             from gitmonkey.remote import push_after_sync
@@ -109,25 +105,3 @@ def run(
             result["push_error"] = f"{type(exc).__name__}: {exc}"
             say(f"{account.name}: push to {account.remote} failed: {exc}")
     return result
-
-
-def _notify(
-    repo: AccountRepository,
-    config: Config,
-    account: AccountConfig,
-    events: list[ev.Event],
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    try:
-        from gitmonkey import notify
-    except ImportError:
-        return {}
-    if not config.notifications:
-        return {}
-    try:
-        notify.enqueue(repo.state_dir, account, events, config.notifications)
-        flushed = notify.flush(repo.state_dir, config.notifications)
-        return {"pending": notify.pending_count(repo.state_dir), "result": str(flushed)}
-    except Exception as exc:
-        say(f"{account.name}: notification failed (kept in the outbox): {exc}")
-        return {"error": f"{type(exc).__name__}: {exc}"}

@@ -12,13 +12,13 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from gitmonkey import commit_message
 from gitmonkey.aws import AccountSession, SliceContext
@@ -33,6 +33,9 @@ from gitmonkey.watchers import all_technologies
 log = logging.getLogger(__name__)
 
 MASS_DELETE_MIN_ITEMS = 10
+# Stands for "every region" in a report when the account's regions could not be listed; never
+# recorded in the state file, where it would look like a region that is forever stale.
+UNKNOWN_REGIONS = "*"
 MASS_DELETE_FRACTION = 0.5
 
 Progress = Callable[[str], None]
@@ -185,8 +188,6 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'ClientError')}: {error.get('Message', str(exc))}"
-    if isinstance(exc, BotoCoreError):
-        return f"{type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -234,7 +235,9 @@ def run_sync(
                 )
                 stack.enter_context(run.repo.lock())
                 repaired = run.repo.recover()
-            except RepositoryError as exc:
+                run.key = secret_key(run.repo.state_dir)
+            except (RepositoryError, OSError, ValueError) as exc:
+                # This account cannot be synced; the others still are.
                 run.report.error = str(exc)
                 run.repo = None
                 continue
@@ -242,7 +245,6 @@ def run_sync(
                 say(f"{run.account.name}: recovered an interrupted sync ({', '.join(repaired[:3])})")
             _install_hooks(run, say)
             _pull_before(run, say)
-            run.key = secret_key(run.repo.state_dir)
             run.futures = _submit_slices(pool, run, techs, regions, say)
         for run in runs:
             if run.repo is None:
@@ -250,8 +252,10 @@ def run_sync(
             run.report.slices = [f.result() for f in run.futures]
             try:
                 _store(run, report.sync_id, started, allow_mass_delete, say)
-            except RepositoryError as exc:
-                # Nothing was recorded (fast-import moves the ref only at the end); the next sync redoes it.
+            except (RepositoryError, OSError) as exc:
+                # Either nothing was recorded (fast-import moves the ref only at its end) or the
+                # commits were and the state or audit after them was not: the next sync compares
+                # with HEAD and audits from the last audited commit, so it catches up either way.
                 run.report.error = f"recording the changes failed: {exc}"
                 say(f"{run.account.name}: {run.report.error}")
     report.seconds = time.monotonic() - clock
@@ -279,7 +283,7 @@ def _submit_slices(
         error = f"listing the account's regions failed: {describe_error(exc)}"
         failed: list[Future[SliceOutcome]] = []
         for tech in regional_techs:
-            for region in sorted(wanted - {GLOBAL_REGION}) or ["*"]:
+            for region in sorted(wanted - {GLOBAL_REGION}) or [UNKNOWN_REGIONS]:
                 done: Future[SliceOutcome] = Future()
                 done.set_result(SliceOutcome(SliceKey(run.account.name, region, tech.name), error=error))
                 failed.append(done)
@@ -334,10 +338,8 @@ def _install_hooks(run: _AccountRun, say: Progress) -> None:
 def _pull_before(run: _AccountRun, say: Progress) -> None:
     if not run.account.remote or run.repo is None:
         return
-    try:
-        from gitmonkey.remote import pull_before_sync
-    except ImportError:
-        return
+    from gitmonkey.remote import pull_before_sync
+
     try:
         pull_before_sync(run.repo, run.account)
     except Exception as exc:
@@ -357,7 +359,8 @@ def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bo
     for outcome in run.report.slices:
         region, tech = outcome.key.region, outcome.key.technology
         if not outcome.ok:
-            state.record_failure(region, tech, outcome.error or "failed", when)
+            if region != UNKNOWN_REGIONS:
+                state.record_failure(region, tech, outcome.error or "failed", when)
             continue
         prefix = slice_prefix(region, tech)
         old = {p: sha for p, sha in head_blobs.items() if p.startswith(prefix)}
@@ -407,9 +410,3 @@ def _after_store(run: _AccountRun, old_head: str | None, say: Progress, when: da
     run.report.post_sync.update(
         post_sync.run(run.repo, run.config, run.account, old_head, run.report, say, now=when)
     )
-
-
-def iter_failed(report: SyncReport) -> Iterable[tuple[AccountReport, SliceOutcome]]:
-    for account in report.accounts:
-        for s in account.failed_slices:
-            yield account, s

@@ -498,3 +498,35 @@ def test_an_expired_justification_reopens_the_issue_on_an_unchanged_sync(tmp_pat
     )
     assert not reopened["justified"]
     assert "Gitmonkey-Audit-Expired: " + issue["fingerprint"] in git(repo, "log", "-n1", "--format=%B")
+
+
+def test_a_sync_killed_between_its_commits_and_its_audit_is_audited_by_the_next(tmp_path, aws, monkeypatch):
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    sg = ec2.create_security_group(GroupName="web", Description="web")["GroupId"]
+    config = make_config(
+        tmp_path, accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}]
+    )
+    run_sync(config, technologies=["ec2.security_group"])
+    repo = config.repo_path(config.accounts[0])
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    from gitmonkey import post_sync
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt  # the process dies right after the store phase
+
+    with monkeypatch.context() as patch:
+        patch.setattr(post_sync, "run", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(config, technologies=["ec2.security_group"])
+    issue_file = repo / f"issues/us-east-1/ec2/security_group/{sg}.yaml"
+    assert f"{sg} (web): modified" in subjects(repo)[0]
+    assert not issue_file.exists() or "tcp 22" not in issue_file.read_text()
+
+    report = run_sync(config, technologies=["ec2.security_group"])
+    assert report.accounts[0].commits == [], "nothing changed in AWS since"
+    assert "tcp 22 from 0.0.0.0/0" in issue_file.read_text()

@@ -77,6 +77,8 @@ def audit(everything: bool, account: str | None, output_format: str, config_path
                     hooks.clear_pending(repo.state_dir)
                     summary = result.to_dict()
                     summary["notify"] = hooks.hand_to_notifier(repo, config, acct, None, None, result.events)
+                    if repo.head():
+                        hooks.mark_audited(repo, repo.head())
                 else:
                     summary = hooks.audit_and_notify(repo, config, acct, None, None, [],
                                                      recheck_justifications=True)
