@@ -5,14 +5,19 @@ fast-forward or a merge of the remote's main never conflicts with the bot's comm
 commits are never dropped: nothing here resets or force-pushes. The pulled range is recorded as
 pending for the audit (the merge itself runs with the hooks silenced, since the sync holds the
 lock and audits once at its end).
+
+A remote URL may carry credentials (``https://user:token@host/repo.git``); it is never written
+into a commit and every message shows it through ``redact_url``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from gitmonkey.hooks import SKIP_ENV, record_pending
 
@@ -28,6 +33,26 @@ TRACKING = f"refs/remotes/{REMOTE}/{BRANCH}"
 # Inherited from a hook these would point git at another repository or index.
 _LOCATING_ENV = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY",
                  "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR"}
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its userinfo: ``https://user:token@host/r.git`` -> ``https://host/r.git``.
+
+    An scp-like ``git@host:path`` or a local path has no password and is returned as is.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_text(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def redact_text(text: str) -> str:
+    """``text`` (git's output, say) with the userinfo of every ``scheme://user:pass@`` URL removed."""
+    return _USERINFO.sub(r"\1", text)
 
 
 class RemoteError(Exception):
@@ -51,7 +76,9 @@ def _git(repo: AccountRepository, *args: str, check: bool = True) -> subprocess.
     env[SKIP_ENV] = "1"
     proc = subprocess.run(["git", *args], cwd=repo.path, env=env, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
-        raise RemoteError(f"git {args[0]} failed in {repo.path}: {(proc.stderr or proc.stdout).strip()}")
+        raise RemoteError(
+            f"git {args[0]} failed in {repo.path}: {redact_text((proc.stderr or proc.stdout).strip())}"
+        )
     return proc
 
 
@@ -82,7 +109,7 @@ def pull_before_sync(repo: AccountRepository, account: AccountConfig) -> PullRes
     if listed.returncode == 2:
         return PullResult(old, old, "no-remote-branch")
     if listed.returncode != 0:
-        raise RemoteError(f"cannot reach {account.remote}: {listed.stderr.strip()}")
+        raise RemoteError(f"cannot reach {redact_url(account.remote)}: {redact_text(listed.stderr.strip())}")
     _git(repo, "fetch", "--quiet", "--no-tags", REMOTE, f"+refs/heads/{BRANCH}:{TRACKING}")
     theirs = _rev(repo, TRACKING)
     if theirs is None:
@@ -94,17 +121,18 @@ def pull_before_sync(repo: AccountRepository, account: AccountConfig) -> PullRes
         action = "fast-forward"
     else:
         merged = _git(repo, "merge", "--quiet", "--no-ff", "--no-edit", "-m",
-                      f"Merge {REMOTE}/{BRANCH} ({account.remote}) before sync", TRACKING, check=False)
+                      f"Merge {REMOTE}/{BRANCH} before sync", TRACKING, check=False)
         if merged.returncode != 0:
             _git(repo, "merge", "--abort", check=False)
             raise RemoteError(
                 f"merging {REMOTE}/{BRANCH} into {repo.path} conflicts (someone wrote a bot-owned path?); "
-                f"local commits kept, main left at {old[:12]}: {(merged.stdout + merged.stderr).strip()}"
+                f"local commits kept, main left at {old[:12]}: "
+                f"{redact_text((merged.stdout + merged.stderr).strip())}"
             )
         action = "merge"
     new = repo.head()
     if new is not None and new != old:
-        record_pending(repo.state_dir, old, new, f"pulled from {account.remote}")
+        record_pending(repo.state_dir, old, new, f"pulled from {redact_url(account.remote)}")
     return PullResult(old, new, action)
 
 
@@ -117,8 +145,8 @@ def push_after_sync(repo: AccountRepository, account: AccountConfig) -> None:
                   check=False)
     if pushed.returncode != 0:
         raise RemoteError(
-            f"push of {repo.path} to {account.remote} was refused; local commits kept, the next sync "
-            f"pulls and pushes again: {(pushed.stderr or pushed.stdout).strip()}"
+            f"push of {repo.path} to {redact_url(account.remote)} was refused; local commits kept, the next "
+            f"sync pulls and pushes again: {redact_text((pushed.stderr or pushed.stdout).strip())}"
         )
 
 
