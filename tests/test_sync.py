@@ -530,3 +530,22 @@ def test_a_sync_killed_between_its_commits_and_its_audit_is_audited_by_the_next(
     report = run_sync(config, technologies=["ec2.security_group"])
     assert report.accounts[0].commits == [], "nothing changed in AWS since"
     assert "tcp 22 from 0.0.0.0/0" in issue_file.read_text()
+
+
+def test_a_broken_account_repository_does_not_stop_the_other_accounts(tmp_path, seeded):
+    config = make_config(
+        tmp_path,
+        accounts=[
+            {"name": "prod", "id": "123456789012", "regions": ["us-east-1"]},
+            {"name": "broken", "id": "210987654321", "regions": ["us-east-1"]},
+        ],
+    )
+    run_sync(config)
+    (config.repo_path(config.accounts[1]) / ".git/gitmonkey/secret.key").write_bytes(b"short")
+    (tmp_path / "accounts" / "prod" / "items/global/iam/user/alice.json").unlink()
+    report = run_sync(config)
+    prod, broken = report.accounts
+    assert broken.error and "secret" in broken.error.lower()
+    assert prod.error is None and not prod.failed_slices
+    assert report.exit_code == 1
+    assert (tmp_path / "accounts" / "prod" / "items/global/iam/user/alice.json").exists()
