@@ -6,13 +6,16 @@ external id). ``endpoint_url`` points every client at a moto server or LocalStac
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
+from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 
 from gitmonkey.config import AccountConfig
 
@@ -59,18 +62,28 @@ class AccountSession:
         base = boto3.Session(profile_name=self.account.profile) if self.account.profile else boto3.Session()
         if not self.account.role_arn:
             return base
-        sts = base.client(
-            "sts", region_name=HOME_REGION, endpoint_url=self.account.endpoint_url, config=self._boto_config
-        )
-        params: dict[str, Any] = {"RoleArn": self.account.role_arn, "RoleSessionName": self._session_name}
+        # Assumed-role credentials last an hour; botocore refreshes them before they expire, so a
+        # long sync does not fail half-way with ExpiredToken.
+        extra: dict[str, Any] = {"RoleSessionName": self._session_name}
         if self.account.external_id:
-            params["ExternalId"] = self.account.external_id
-        creds = sts.assume_role(**params)["Credentials"]
-        return boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
+            extra["ExternalId"] = self.account.external_id
+        fetcher = AssumeRoleCredentialFetcher(
+            client_creator=functools.partial(
+                base.client,
+                region_name=HOME_REGION,
+                endpoint_url=self.account.endpoint_url,
+                config=self._boto_config,
+            ),
+            source_credentials=base.get_credentials(),
+            role_arn=self.account.role_arn,
+            extra_args=extra,
         )
+        botocore_session = botocore.session.Session()
+        # botocore has no public setter for ready-made credentials on a session.
+        botocore_session._credentials = DeferredRefreshableCredentials(
+            refresh_using=fetcher.fetch_credentials, method="assume-role"
+        )
+        return boto3.Session(botocore_session=botocore_session)
 
     def client(self, service: str, region: str, calls: Counter[str] | None = None) -> Any:
         """A new client for ``service`` in ``region``; every API call it makes is added to ``calls``."""

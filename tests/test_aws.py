@@ -77,3 +77,32 @@ def test_shared_computes_once_for_concurrent_callers_and_shares_failures():
     for _ in range(2):
         with pytest.raises(RuntimeError, match="AccessDenied"):
             session.shared("bad", broken)
+
+
+def test_assumed_role_credentials_are_refreshed_before_they_expire(monkeypatch):
+    from datetime import datetime, timedelta
+
+    from dateutil.tz import tzlocal
+
+    assumed: list[int] = []
+    original = boto3.session.Session.client
+
+    def client(self, service, *args, **kwargs):
+        made = original(self, service, *args, **kwargs)
+        if service == "sts":
+            made.meta.events.register("before-call.sts.AssumeRole", lambda **_: assumed.append(1))
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+    account = AccountConfig(name="other", id="222233334444", role_arn="arn:aws:iam::222233334444:role/audit")
+    with mock_aws():
+        session = AccountSession(account)
+        sts = session.client("sts", "us-east-1")
+        sts.get_caller_identity()
+        assert len(assumed) == 1
+        credentials = session._boto_session().get_credentials()
+        # as if an hour had passed: the credentials and the fetcher's copy are about to expire
+        credentials._expiry_time = datetime.now(tzlocal()) + timedelta(seconds=30)
+        credentials._refresh_using.__self__._cache.clear()
+        assert sts.get_caller_identity()["Account"] == "222233334444"
+    assert len(assumed) == 2
