@@ -25,8 +25,9 @@ from moto import mock_aws
 
 from gitmonkey import events as ev
 from gitmonkey.config import AccountConfig, ConfigError
-from gitmonkey.notify import enqueue, flush, send_test
-from gitmonkey.notify.channels import DeliveryError
+from gitmonkey.notify import enqueue, flush, send_test, subscriptions
+from gitmonkey.notify.channels import DeliveryError, EmailChannel
+from gitmonkey.notify.outbox import Outbox
 
 ACCOUNT = AccountConfig(name="prod", id="123456789012")
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -191,6 +192,51 @@ def test_email_wrong_password_stays_pending(
 
     assert (result.delivered, result.pending) == (0, 1)
     assert "SMTP login to 127.0.0.1 refused" in result.errors[0]
+    assert inbox.envelopes == []
+
+
+UNSPECIFIED = "0.0.0.0"  # noqa: S104 - connected to (it reaches this machine), never bound
+
+
+def login_without_tls(host: str, port: int = 25, **extra: Any) -> dict[str, Any]:
+    return {"type": "email", "host": host, "port": port, "security": "none", "username": "bot",
+            "password_env": "SMTP_PASSWORD", "from": "gitmonkey@example.com", **extra}
+
+
+@pytest.mark.parametrize("host", ["smtp.example.com", "10.0.0.5", UNSPECIFIED, "2001:db8::1", "localhost.a"])
+def test_login_without_tls_to_another_host_is_refused_by_the_config(host: str) -> None:
+    conf = notifications(login_without_tls(host), address="sec@example.com")
+    with pytest.raises(ConfigError) as error:
+        subscriptions.load(conf)
+    assert str(error.value).startswith(
+        f"notifications.channels.main: security: none with a username would send the SMTP password in clear "
+        f"to {host}; use security: starttls or ssl"
+    )
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]"])
+def test_login_without_tls_on_loopback_is_allowed(host: str) -> None:
+    settings = subscriptions.load(notifications(login_without_tls(host), address="sec@example.com"))
+    assert settings.channels["main"]["host"] == host
+
+
+def test_no_tls_without_a_login_is_allowed_to_any_host() -> None:
+    channel = {"type": "email", "host": "smtp.example.com", "security": "none", "from": "bot@example.com"}
+    assert subscriptions.load(notifications(channel, address="sec@example.com")).channels["main"] == channel
+
+
+def test_login_without_tls_is_refused_at_send_time_before_connecting(
+    smtp: tuple[Controller, Inbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    controller, inbox = smtp
+    monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
+    conf = notifications(login_without_tls("127.0.0.1", controller.port), address="sec@example.com")
+    enqueue(tmp_path, ACCOUNT, [new_issue()], conf, now=NOW)
+    [message] = Outbox(tmp_path).pending()
+    # 0.0.0.0 reaches the local server, yet is no loopback address: the channel must not log in.
+    channel = EmailChannel("main", login_without_tls(UNSPECIFIED, controller.port))
+    with pytest.raises(ConfigError, match=r"password in clear to 0\.0\.0\.0"):
+        channel.send(message)
     assert inbox.envelopes == []
 
 

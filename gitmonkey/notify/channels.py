@@ -28,6 +28,7 @@ from gitmonkey import __version__
 from gitmonkey.config import ConfigError
 from gitmonkey.notify.outbox import parse_time
 from gitmonkey.notify.render import one_line
+from gitmonkey.notify.subscriptions import check_clear_login
 
 SIGNATURE_HEADER = "X-Gitmonkey-Signature"
 TIMESTAMP_HEADER = "X-Gitmonkey-Timestamp"
@@ -170,6 +171,7 @@ class EmailChannel(Channel):
         if not message.get("address"):
             raise DeliveryError("no email address", permanent=True)
         mail = self.build(message)
+        check_clear_login(f"notifications.channels.{self.name}", self.config)
         host = self.config["host"]
         security = self.config.get("security", "starttls")
         port = self.config.get("port", {"ssl": 465, "starttls": 587}.get(security, 25))

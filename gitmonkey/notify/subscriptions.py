@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -204,3 +205,26 @@ def _check_channel(name: str, channel: dict[str, Any]) -> None:
     has_password = "password_env" in channel or "password_file" in channel
     if channel["type"] == "email" and has_password and "username" not in channel:
         raise ConfigError(f"{where}: a password needs a username")
+    if channel["type"] == "email":
+        check_clear_login(where, channel)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    name = host.strip().removeprefix("[").removesuffix("]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_clear_login(where: str, channel: dict[str, Any]) -> None:
+    """Refuse an SMTP login without TLS except on this machine: the password would cross the wire in clear."""
+    clear = channel.get("security") == "none" and channel.get("username")
+    if clear and not is_loopback_host(channel["host"]):
+        raise ConfigError(
+            f"{where}: security: none with a username would send the SMTP password in clear to "
+            f"{channel['host']}; use security: starttls or ssl (none is allowed only for a loopback host)"
+        )
