@@ -115,3 +115,58 @@ def test_an_account_behind_a_dead_endpoint_exits_3(tmp_path):
     slices = json.loads(result.stdout)["accounts"][0]["slices"]
     assert slices and not any(s["ok"] for s in slices)
     assert git(tmp_path / "accounts" / "down", "status", "--porcelain") == ""
+
+
+def _git_that_kills_its_caller_at(tmp_path: Path, subcommand: str) -> Path:
+    """A `git` on PATH that SIGKILLs the gitmonkey process when asked to run ``subcommand``."""
+    import shutil
+
+    bin_dir = tmp_path / "killer-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "git"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'for arg in "$@"; do if [ "$arg" = "{subcommand}" ]; then kill -9 "$PPID"; exit 1; fi; done\n'
+        f'exec {shutil.which("git")} "$@"\n'
+    )
+    script.chmod(0o755)
+    return bin_dir
+
+
+def test_a_sync_killed_after_moving_the_branch_is_repaired_by_the_next(tmp_path, moto_endpoint):
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+    ec2 = _client("ec2", moto_endpoint)
+    sg = ec2.create_security_group(GroupName="killed-web", Description="x")["GroupId"]
+    config = tmp_path / "gitmonkey.yaml"
+    config.write_text(
+        "max_attempts: 1\ntechnologies: [ec2.security_group]\naccounts:\n"
+        "  - name: lab\n    id: '123456789012'\n    regions: [us-east-1]\n"
+        f"    endpoint_url: {moto_endpoint}\n"
+    )
+    assert run_cli("sync", "--config", str(config), cwd=tmp_path).returncode == 0
+    repo = tmp_path / "accounts" / "lab"
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    killer = _git_that_kills_its_caller_at(tmp_path, "read-tree")
+    killed = run_cli(
+        "sync", "--config", str(config), cwd=tmp_path, env={"PATH": f"{killer}:{os.environ['PATH']}"}
+    )
+    assert killed.returncode == -9
+    assert subjects(repo)[0] == f"ec2.security_group us-east-1 {sg} (killed-web): modified", (
+        "the branch moved"
+    )
+    assert git(repo, "status", "--porcelain") != "", "the working tree was left behind"
+
+    again = run_cli("sync", "--config", str(config), "--format", "json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["accounts"][0]["commits"] == 0, "nothing is recorded twice"
+    assert_clean(repo)
+    assert git(repo, "fsck", "--strict").strip() == ""
+    issue_file = repo / "issues/us-east-1/ec2/security_group" / f"{sg}.yaml"
+    assert "tcp 22 from 0.0.0.0/0" in issue_file.read_text(), "the missed audit was caught up"
