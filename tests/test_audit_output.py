@@ -155,3 +155,40 @@ def test_rules_list_and_test_commands(tmp_path: Path) -> None:
     swapped.write_text(yaml.safe_dump({"fires": cases["passes"], "passes": cases["fires"]}))
     failed = runner.invoke(cli, ["rules", "test", str(swapped), "--config", str(config_path)])
     assert failed.exit_code == 1 and not failed.output.endswith(" 0 failure(s)\n")
+
+
+def issue_row(item_id: str, name: str = "", details: str = "") -> output.IssueRow:
+    from gitmonkey.audit.issues import Issue, ItemRef
+    from gitmonkey.paths import item_path
+
+    path = item_path("us-east-1", "s3.bucket", item_id)
+    item = ItemRef(technology="s3.bucket", region="us-east-1", id=item_id, name=name, path=path)
+    issue = Issue(fingerprint="0123456789abcdef", rule="s3.bucket.policy-internet", score=10, title="public",
+                  details=details, path="configuration.Policy", key="k", first_seen_commit="c" * 40,
+                  first_seen_date="2024-01-01")
+    return output.IssueRow("prod", "123456789012", item, issue)
+
+
+def test_sarif_uri_is_percent_encoded_so_it_decodes_to_the_file_name() -> None:
+    from urllib.parse import unquote
+
+    row = issue_row("logs/2024 a")
+    assert row.item.path == "items/us-east-1/s3/bucket/logs%2f2024%20a.json"
+    log = output.render_sarif([("prod", [row], {})])
+    location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location == {"uri": "items/us-east-1/s3/bucket/logs%252f2024%2520a.json", "uriBaseId": "%SRCROOT%"}
+    assert unquote(location["uri"]) == row.item.path
+
+
+@pytest.mark.parametrize("evil", ["=HYPERLINK(\"http://x\")", "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_cells_that_look_like_formulas_are_neutralised(evil: str) -> None:
+    row = issue_row(evil, name=evil, details=evil)
+    [parsed] = list(csv.DictReader(io.StringIO(output.render_csv([row]), newline="")))
+    assert parsed["item_id"] == parsed["item_name"] == parsed["details"] == "'" + evil
+    assert parsed["account"] == "prod" and parsed["score"] == "10" and parsed["title"] == "public"
+
+
+def test_csv_keeps_line_breaks_inside_a_cell() -> None:
+    row = issue_row("a\rb", name="x\r\ny", details="one\ntwo")
+    [parsed] = list(csv.DictReader(io.StringIO(output.render_csv([row]), newline="")))
+    assert (parsed["item_id"], parsed["item_name"], parsed["details"]) == ("a\rb", "x\r\ny", "one\ntwo")

@@ -1,7 +1,12 @@
 """Reading issue files back and printing them: table, JSON, CSV and SARIF 2.1.0.
 
 SARIF results point at the item's JSON file and at the line of the offending JSON path in its
-canonical form (sorted keys, 2-space indent), so GitHub code scanning shows them in place.
+canonical form (sorted keys, 2-space indent), so GitHub code scanning shows them in place. The
+file's URI is percent-encoded: an escaped id's ``%2f`` must reach the consumer as ``%252f``.
+
+CSV cells that a spreadsheet would run as a formula (AWS names may start with ``=``, ``+``,
+``-`` or ``@``) are prefixed with ``'``, as OWASP advises for CSV injection; every text cell is
+quoted, so a CR or a newline inside a cell stays in it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import csv
 import io
 import json
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -115,12 +121,23 @@ CSV_COLUMNS = ("account", "account_id", "technology", "region", "item_id", "item
                "first_seen_date", "item_path")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value``, with ``'`` put before a string a spreadsheet would evaluate as a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def render_csv(rows: Iterable[IssueRow]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # Minimal quoting with a "\n" terminator would leave a CR inside a cell unquoted, splitting the row.
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([
+        writer.writerow(csv_cell(cell) for cell in [
             r.account, r.account_id, r.item.technology, r.item.region, r.item.id, r.item.name, r.issue.rule,
             r.issue.score, str(r.issue.justified).lower(), str(r.issue.regressed).lower(),
             r.issue.fingerprint,
@@ -232,7 +249,8 @@ def render_sarif(
                                               else row.issue.title)},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": row.item.path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": urllib.parse.quote(row.item.path, safe="/"),
+                                             "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": line},
                     },
                     "logicalLocations": [{"fullyQualifiedName": f"{row.item.technology}/{row.item.region}/"
