@@ -115,6 +115,31 @@ def test_crash_while_sending_to_slack_is_not_resent_but_kept(
     assert pending_count(tmp_path) == 1
 
 
+def test_crash_after_the_sent_record_finishes_the_move_without_resending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = HttpRecorder()
+    monkeypatch.setenv("SLACK_URL", server.url)
+    try:
+        conf = notifications({"type": "slack", "url_env": "SLACK_URL"})
+        enqueue(tmp_path, ACCOUNT, [new_issue()], conf, now=NOW)
+        message = {**only_pending(tmp_path), "state": SENDING}
+        Outbox(tmp_path).save(message)
+        sent = tmp_path / "outbox" / "sent" / f"{message['key']}.json"
+        sent.parent.mkdir()
+        sent.write_text(json.dumps({**message, "state": "sent", "sent_at": "2026-01-02T03:04:05Z"}))
+
+        result = flush(tmp_path, conf, now=NOW)
+    finally:
+        server.stop()
+    assert (result.delivered, result.dead, result.pending, result.errors) == (1, 0, 0, [])
+    assert server.requests == []
+    assert list((tmp_path / "outbox").glob("*.json")) == []
+    assert not (tmp_path / "outbox" / "dead").exists()
+    assert json.loads(sent.read_text())["state"] == "sent"
+    assert enqueue(tmp_path, ACCOUNT, [new_issue()], conf, now=NOW) == 0
+
+
 def test_a_permanent_http_error_goes_to_dead_at_once(tmp_path: Path) -> None:
     server = HttpRecorder()
     server.status = 404

@@ -7,12 +7,13 @@ The guarantee, per message and recipient:
   until ``max_age_hours``; then it moves to ``outbox/dead/`` and is reported, never deleted.
 - **Never twice.** The idempotency key is a hash of the recipient and of the events' identities:
   enqueuing the same events again writes nothing. Before sending, the message is durably marked
-  ``sending``; after, ``sent``. Only a crash between those two leaves ``sending`` behind, and the
-  send may or may not have happened. Then channels whose receivers can deduplicate (webhook:
-  ``Idempotency-Key`` header; email: ``Message-ID``; SNS FIFO topics: ``MessageDeduplicationId``)
-  get it again with the same key; the others (Slack, standard SNS, stdout) are not resent: the
-  message goes to ``dead/`` marked "may have been delivered", so a person decides
-  (``gitmonkey notify retry``). No transport can promise more than this.
+  ``sending``; after, ``sent``. A crash after the ``sent/`` record is written but before the
+  pending file is removed is finished by the next flush (the record proves the delivery). Only a
+  crash before the record leaves ``sending`` behind with the send unknown. Then channels whose
+  receivers can deduplicate (webhook: ``Idempotency-Key`` header; email: ``Message-ID``; SNS FIFO
+  topics: ``MessageDeduplicationId``) get it again with the same key; the others (Slack, standard
+  SNS, stdout) are not resent: the message goes to ``dead/`` marked "may have been delivered", so
+  a person decides (``gitmonkey notify retry``). No transport can promise more than this.
 """
 
 from __future__ import annotations
@@ -165,6 +166,9 @@ def _deliver_one(
     outbox: Outbox, settings: subscriptions.Settings, message: dict[str, Any], now: datetime,
     result: FlushResult,
 ) -> None:
+    if outbox.finish_sent(message["key"]):
+        result.delivered += 1
+        return
     label = f"{message['recipient']} ({message['subject'][:60]})"
     channel_config = settings.channels.get(message["channel"])
     channel = build_channel(message["channel"], channel_config) if channel_config else None

@@ -106,6 +106,14 @@ class Outbox:
     def mark_sent(self, message: dict[str, Any], now: datetime) -> None:
         self._move({**message, "state": SENT, "sent_at": iso(now)}, self.sent_dir)
 
+    def finish_sent(self, key: str) -> bool:
+        """Complete a move to ``sent/`` cut short by a crash: drop the pending file if the record exists."""
+        if not self._path(key, self.sent_dir).exists():
+            return False
+        self._path(key).unlink(missing_ok=True)
+        _fsync_dir(self.root)
+        return True
+
     def mark_dead(self, message: dict[str, Any], reason: str, now: datetime) -> None:
         self._move({**message, "state": DEAD, "dead_at": iso(now), "last_error": reason}, self.dead_dir)
 
