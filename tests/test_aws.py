@@ -106,3 +106,20 @@ def test_assumed_role_credentials_are_refreshed_before_they_expire(monkeypatch):
         credentials._refresh_using.__self__._cache.clear()
         assert sts.get_caller_identity()["Account"] == "222233334444"
     assert len(assumed) == 2
+
+
+def test_a_named_profile_supplies_the_credentials(tmp_path, monkeypatch):
+    with mock_aws():
+        iam = boto3.client("iam")
+        iam.create_user(UserName="auditor")
+        key = iam.create_access_key(UserName="auditor")["AccessKey"]
+        credentials = tmp_path / "credentials"
+        credentials.write_text(
+            f"[auditor]\naws_access_key_id = {key['AccessKeyId']}\n"
+            f"aws_secret_access_key = {key['SecretAccessKey']}\n"
+        )
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+        session = AccountSession(AccountConfig(name="a", id="123456789012", profile="auditor"))
+        identity = session.client("sts", "us-east-1").get_caller_identity()
+    assert identity["Arn"].endswith(":user/auditor")
