@@ -98,10 +98,10 @@ def run(
         result["notifications"] = hand_to_notifier(repo, config, account, None, None, extra)
     if account.remote:
         try:
-            from gitmonkey.remote import push_after_sync
+            from gitmonkey.remote import push_after_sync, redact_url
 
             push_after_sync(repo, account)
         except Exception as exc:
             result["push_error"] = f"{type(exc).__name__}: {exc}"
-            say(f"{account.name}: push to {account.remote} failed: {exc}")
+            say(f"{account.name}: push to {redact_url(account.remote)} failed: {exc}")
     return result

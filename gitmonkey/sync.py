@@ -338,13 +338,13 @@ def _install_hooks(run: _AccountRun, say: Progress) -> None:
 def _pull_before(run: _AccountRun, say: Progress) -> None:
     if not run.account.remote or run.repo is None:
         return
-    from gitmonkey.remote import pull_before_sync
+    from gitmonkey.remote import pull_before_sync, redact_url
 
     try:
         pull_before_sync(run.repo, run.account)
     except Exception as exc:
         run.report.post_sync["pull_error"] = str(exc)
-        say(f"{run.account.name}: pull from {run.account.remote} failed: {exc}")
+        say(f"{run.account.name}: pull from {redact_url(run.account.remote)} failed: {exc}")
 
 
 def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bool, say: Progress) -> None:
