@@ -27,6 +27,7 @@ import yaml
 from gitmonkey import yamlio
 from gitmonkey.audit import filters
 from gitmonkey.audit.context import AuditContext
+from gitmonkey.audit.filters.base import _NoMatch
 from gitmonkey.validation_cache import ValidationCache
 
 __all__ = [
@@ -478,7 +479,7 @@ class RuleSet:
             return [f"{path}: no rule {rule_id!r}"]
         try:
             ctx = _case_context(data.get("context"))
-        except (TypeError, ValueError, filters._NoMatch) as exc:
+        except (TypeError, ValueError, _NoMatch) as exc:
             return [f"{path}: context: {exc or 'bad value'}"]
         failures = []
         for section, should_fire in (("fires", True), ("passes", False)):
