@@ -27,7 +27,7 @@ HOME_REGION = "us-east-1"
 class AccountSession:
     """Thread-safe source of boto3 clients for one account.
 
-    Clients are cached per (service, region). Results of account-wide calls that several
+    Clients are created once per (service, region) and shared. Results of account-wide calls that several
     technologies need (IAM's GetAccountAuthorizationDetails) are computed once via ``shared``.
     """
 
@@ -48,7 +48,8 @@ class AccountSession:
             read_timeout=read_timeout,
             user_agent_extra="gitmonkey",
         )
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._clients: dict[tuple[str, str], Any] = {}
         self._session: boto3.Session | None = None
         self._shared: dict[Any, _Shared] = {}
 
@@ -86,20 +87,26 @@ class AccountSession:
         return boto3.Session(botocore_session=botocore_session)
 
     def client(self, service: str, region: str, calls: Counter[str] | None = None) -> Any:
-        """A new client for ``service`` in ``region``; every API call it makes is added to ``calls``."""
-        session = self._boto_session()
-        with self._lock:
-            client = session.client(
-                service,
-                region_name=region,
-                endpoint_url=self.account.endpoint_url,
-                config=self._boto_config,
-            )
-        if calls is not None:
-            def count(model: Any, **_: Any) -> None:
-                calls[f"{service}:{model.name}"] += 1
+        """The account's client for ``service`` in ``region``, created once and shared by all slices.
 
-            client.meta.events.register("before-call.*.*", count)
+        botocore clients are thread-safe, and creating one costs tens of milliseconds of CPU under
+        the session lock, so each slice making its own would serialise the pool. API calls are
+        added to ``calls`` (or to nothing when None): the counter of the slice that runs in this
+        thread, since a thread reads one slice at a time.
+        """
+        _current.calls = calls
+        key = (service, region)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._boto_session().client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.account.endpoint_url,
+                    config=self._boto_config,
+                )
+                client.meta.events.register("before-call.*.*", _count_call)
+                self._clients[key] = client
         return client
 
     def shared(self, key: Any, compute: Callable[[], T]) -> T:
@@ -130,6 +137,15 @@ class AccountSession:
         ec2 = self.client("ec2", HOME_REGION)
         regions = ec2.describe_regions(AllRegions=False)["Regions"]
         return sorted(r["RegionName"] for r in regions)
+
+
+_current = threading.local()
+
+
+def _count_call(model: Any, **_: Any) -> None:
+    calls: Counter[str] | None = getattr(_current, "calls", None)
+    if calls is not None:
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
 
 class _Shared:
