@@ -142,10 +142,14 @@ class AccountSession:
 _current = threading.local()
 
 
+_count_lock = threading.Lock()
+
+
 def _count_call(model: Any, **_: Any) -> None:
     calls: Counter[str] | None = getattr(_current, "calls", None)
     if calls is not None:
-        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+        with _count_lock:  # a slice may read on several threads (S3's per-bucket pool)
+            calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
 
 class _Shared:

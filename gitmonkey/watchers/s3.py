@@ -7,6 +7,7 @@ avoids a redirect round trip per call.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +34,7 @@ _PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
 )
 
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
+BUCKET_WORKERS = 8
 
 
 def _bucket_region(s3: Any, bucket: dict[str, Any]) -> str:
@@ -42,10 +44,10 @@ def _bucket_region(s3: Any, bucket: dict[str, Any]) -> str:
     return _LEGACY_LOCATIONS.get(location, location)
 
 
-def _describe(ctx: SliceContext, s3: Any, client_for: Any, bucket: dict[str, Any]) -> Item:
+def _describe(ctx: SliceContext, bucket: dict[str, Any]) -> Item:
     name = bucket["Name"]
-    region = _bucket_region(s3, bucket)
-    client = client_for(region)
+    region = _bucket_region(ctx.client("s3"), bucket)
+    client = ctx.client("s3", region)
     acl = client.get_bucket_acl(Bucket=name)
     configuration: dict[str, Any] = {
         "Name": name,
@@ -71,23 +73,21 @@ def _describe(ctx: SliceContext, s3: Any, client_for: Any, bucket: dict[str, Any
 
 
 def list_buckets(ctx: SliceContext) -> list[Item]:
-    s3 = ctx.client("s3")
-    clients: dict[str, Any] = {ctx.client_region: s3}
+    """Every bucket; the per-bucket reads (a dozen calls each) run on a small pool of threads,
+    so that the S3 slice, the costliest of an account, does not set the length of the sync."""
 
-    def client_for(region: str) -> Any:
-        if region not in clients:
-            clients[region] = ctx.client("s3", region)
-        return clients[region]
-
-    items = []
-    for bucket in collect(s3, "list_buckets", "Buckets"):
+    def describe(bucket: dict[str, Any]) -> Item | None:
         try:
-            items.append(_describe(ctx, s3, client_for, bucket))
+            return _describe(ctx, bucket)
         except ClientError as exc:
-            if is_error(exc, "NoSuchBucket"):
-                continue
+            if is_error(exc, "NoSuchBucket"):  # deleted between the listing and now
+                return None
             raise
-    return items
+
+    buckets = collect(ctx.client("s3"), "list_buckets", "Buckets")
+    with ThreadPoolExecutor(max_workers=BUCKET_WORKERS, thread_name_prefix="s3-bucket") as pool:
+        described = list(pool.map(describe, buckets))  # re-raises the first failure: no partial list
+    return [item for item in described if item is not None]
 
 
 TECHNOLOGIES = (
