@@ -1,0 +1,181 @@
+"""Loading rules: YAML rule files and directories, Python rule modules, and entry points.
+
+Sources, in order: the built-in ``rules/`` folder and ``gitmonkey.audit.python_rules``, the
+``audit.rule_dirs`` of gitmonkey.yaml, and the ``gitmonkey.rules`` entry point group
+(``RuleSet.load`` puts them together).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitmonkey import yamlio
+from gitmonkey.audit import filters
+from gitmonkey.audit.context import AuditContext
+from gitmonkey.audit.rule_model import CheckFunction, Hit, Rule, RuleError
+from gitmonkey.audit.schemas import error_path, load_schema, schema_text
+from gitmonkey.validation_cache import ValidationCache
+
+ENTRY_POINT_GROUP = "gitmonkey.rules"
+_RESERVED_NAMES = ("config", "document", "old", "new")
+
+
+def rules_from_object(obj: Any, source: str) -> list[Rule]:
+    """Rules from what an entry point names: a module, a decorated function, a Rule, a rule
+    directory, an iterable of those, or a callable returning any of those."""
+    if isinstance(obj, Rule):
+        return [obj]
+    if isinstance(obj, types.ModuleType):
+        found = [v.gitmonkey_rule for v in vars(obj).values()
+                 if isinstance(getattr(v, "gitmonkey_rule", None), Rule)]
+        extra = getattr(obj, "RULES", ())
+        return found + [r for item in extra for r in rules_from_object(item, source)]
+    if isinstance(getattr(obj, "gitmonkey_rule", None), Rule):
+        return [obj.gitmonkey_rule]
+    if isinstance(obj, str | Path):
+        return load_rule_dir(Path(obj))
+    if callable(obj):
+        return rules_from_object(obj(), source)
+    if isinstance(obj, Iterable):
+        return [r for item in obj for r in rules_from_object(item, source)]
+    raise RuleError(f"{source}: {type(obj).__name__} is not a rule, a module of rules or a rule directory")
+
+
+def _short_key(value: Any) -> str:
+    text = filters.canonical(value)
+    return text if len(text) <= 100 else hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _yaml_check(node: filters.Node, title: str, details: filters.Template | None,
+                key: filters.Template | None) -> CheckFunction:
+    def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterable[Hit]:
+        for match in filters.evaluate(node, document, previous, ctx):
+            data = {"config": document.get("configuration"), "document": document, **match.bindings}
+            element = list(match.bindings.values())[-1] if match.specific and match.bindings else None
+            if details is not None:
+                text = details.render(data)
+            elif element is not None:
+                text = _short_key(element)
+            else:
+                text = f"{title} ({match.path})"
+            if key is not None:
+                ident = key.render(data)
+            else:
+                ident = _short_key(element) if element is not None else ""
+            yield Hit(details=text, path=match.path, key=ident)
+
+    return check
+
+
+def _rule_label(spec: Any, index: int) -> str:
+    if isinstance(spec, Mapping) and isinstance(spec.get("id"), str):
+        return f"rule {spec['id']!r}"
+    return f"rule #{index + 1}"
+
+
+def _compile_rule(spec: Mapping[str, Any], source: str) -> Rule:
+    node = filters.compile_filter(spec["filter"])
+    _check_names(spec["filter"])
+    finding = spec.get("finding") or {}
+    details = filters.Template(finding["details"], "finding.details") if "details" in finding else None
+    key = filters.Template(finding["key"], "finding.key") if "key" in finding else None
+    return Rule(
+        id=spec["id"],
+        technology=spec["technology"],
+        score=spec["score"],
+        title=spec["title"],
+        description=spec["description"].strip(),
+        remediation=spec["remediation"].strip(),
+        source=source,
+        check=_yaml_check(node, spec["title"], details, key),
+        enabled=spec.get("enabled", True),
+        kind="yaml",
+    )
+
+
+def _check_names(spec: Any, where: str = "filter") -> None:
+    if isinstance(spec, list):
+        for i, item in enumerate(spec):
+            _check_names(item, f"{where}[{i}]")
+    elif isinstance(spec, Mapping):
+        for keyword, body in spec.items():
+            if (keyword in ("list-item", "added-item", "removed-item") and isinstance(body, Mapping)
+                    and body.get("as") in _RESERVED_NAMES):
+                raise filters.FilterError(f"{where}.{keyword}.as", f"{body['as']!r} is a reserved name")
+            if isinstance(body, list | Mapping):
+                _check_names(body, f"{where}.{keyword}")
+
+
+def load_rule_file(path: Path, cache: ValidationCache | None = None) -> list[Rule]:
+    """Load one YAML rule file; any problem is a RuleError naming the file and the rule.
+
+    With a ``cache``, the schema check is skipped for file contents that passed it before.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yamlio.safe_load(text)
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
+        raise RuleError(f"{path}: expected a mapping with a 'rules:' list")
+    for index, spec in enumerate(data["rules"]):
+        if isinstance(spec, Mapping) and "filter" in spec:
+            try:
+                filters.compile_filter(spec["filter"])
+            except filters.FilterError as exc:
+                raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
+    digest = ValidationCache.digest(schema_text("rule.schema.json"), text)
+    error = None
+    if cache is None or not cache.known(digest):
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(load_schema("rule.schema.json"))
+        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        parts = list(error.absolute_path)
+        label = "file"
+        if len(parts) >= 2 and parts[0] == "rules" and isinstance(parts[1], int):
+            label = _rule_label(data["rules"][parts[1]], parts[1])
+            parts = parts[2:]
+        where = error_path(parts) or "(the rule)"
+        raise RuleError(f"{path}: {label}: {where}: {error.message}")
+    rules = []
+    for index, spec in enumerate(data["rules"]):
+        try:
+            rules.append(_compile_rule(spec, str(path)))
+        except filters.FilterError as exc:
+            raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
+    if cache is not None:
+        cache.remember(digest)
+    return rules
+
+
+def load_rule_dir(directory: Path, cache: ValidationCache | None = None) -> list[Rule]:
+    if not directory.is_dir():
+        raise RuleError(f"{directory}: rule directory does not exist")
+    files = sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [r for path in files for r in load_rule_file(path, cache)]
+
+
+def entry_point_rules() -> list[Rule]:
+    import importlib.metadata
+
+    rules = []
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        source = f"entry point {entry_point.name} ({entry_point.value})"
+        try:
+            obj = entry_point.load()
+        except Exception as exc:
+            raise RuleError(f"{source}: cannot load: {type(exc).__name__}: {exc}") from exc
+        rules.extend(replace(r, source=f"{source}: {r.source}") for r in rules_from_object(obj, source))
+    return rules
+

@@ -1,0 +1,88 @@
+"""The rule model: what a rule is, what its check yields, and the finding it becomes."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from gitmonkey.audit.context import AuditContext
+
+RULE_ERROR_ID = "gitmonkey.rule-error"
+RULE_ERROR_SCORE = 1
+
+CheckFunction = Callable[[dict, "dict | None", AuditContext], Iterable["Hit"]]
+
+
+class RuleError(Exception):
+    """A rule that cannot be loaded or run; the message names the file (or source) and the rule."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    score: int
+    title: str
+    details: str
+    path: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule's check yields: one specific finding, before the rule's id, score and title."""
+
+    details: str
+    path: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    technology: str
+    score: int
+    title: str
+    description: str
+    remediation: str
+    source: str
+    check: CheckFunction = field(compare=False, repr=False)
+    enabled: bool = True
+    kind: str = "python"
+
+    def applies_to(self, technology: str) -> bool:
+        return fnmatch.fnmatchcase(technology, self.technology)
+
+
+def rule(
+    *,
+    id: str,
+    technology: str,
+    score: int,
+    title: str,
+    description: str,
+    remediation: str,
+    enabled: bool = True,
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a Python check ``f(document, previous, ctx) -> Iterable[Hit]`` as a rule.
+
+    The function gets a ``gitmonkey_rule`` attribute; ``rules_from_object`` finds it on a module
+    (the built-in ``python_rules`` module, or a module named by a ``gitmonkey.rules`` entry point).
+    """
+
+    def decorate(func: CheckFunction) -> CheckFunction:
+        func.gitmonkey_rule = Rule(  # type: ignore[attr-defined]
+            id=id,
+            technology=technology,
+            score=score,
+            title=title,
+            description=description,
+            remediation=remediation,
+            source=f"python:{func.__module__}.{func.__qualname__}",
+            check=func,
+            enabled=enabled,
+        )
+        return func
+
+    return decorate
+
