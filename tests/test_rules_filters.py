@@ -275,6 +275,8 @@ def test_previous_and_is_new() -> None:
     ("spec", "message"),
     [
         ({"key": "A", "op": "equals", "value": 1}, "filter.op: unknown op 'equals'"),
+        ({"key": "A", "op": {"x": 1}, "value": 1}, "filter.op: expected an op name such as 'eq'"),
+        ({"key": "A", "value": 1, "value_type": ["age"]}, "filter.value_type: expected a value type name"),
         ({"key": "A", "value": 1, "value_type": "kb"}, "filter.value_type: unknown value_type 'kb'"),
         ({"key": "A[", "value": 1}, "filter.key: invalid JMESPath 'A['"),
         ({"key": "A", "op": "in", "value": "x"}, "filter.value: op 'in' needs a list value"),

@@ -74,11 +74,15 @@ class Value(Node):
         self.key = spec["key"]
         self.compiled = compile_expression(self.key, f"{where}.key")
         op = spec.get("op", "eq")
+        if not isinstance(op, str):
+            raise FilterError(f"{where}.op", f"expected an op name such as 'eq', got {op!r}")
         op = OP_ALIASES.get(op, op)
         if op not in OPS:
             raise FilterError(f"{where}.op", f"unknown op {op!r}; expected one of {', '.join(OPS)}")
         self.op = op
         self.value_type = spec.get("value_type")
+        if self.value_type is not None and not isinstance(self.value_type, str):
+            raise FilterError(f"{where}.value_type", f"expected a value type name, got {self.value_type!r}")
         if self.value_type is not None and self.value_type not in VALUE_TYPES:
             raise FilterError(
                 f"{where}.value_type",
