@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
+
+from gitmonkey.store.state import atomic_write, fsync_dir
 
 PENDING = "pending"
 SENDING = "sending"
@@ -38,28 +38,11 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _write_temp(folder: Path, data: dict[str, Any]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
+def _write(path: Path, message: dict[str, Any], *, exclusive: bool = False) -> None:
+    """Write ``message`` to ``path`` atomically (private: mode 0600) and make the entry durable."""
+    data = json.dumps(message, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    atomic_write(path, data.encode("utf-8"), mode=0o600, exclusive=exclusive)
+    fsync_dir(path.parent)
 
 
 class Outbox:
@@ -80,28 +63,20 @@ class Outbox:
         """Write a new message atomically; False (nothing written) if its key is already known."""
         if self.known(message["key"]):
             return False
-        tmp = _write_temp(self.root, message)
         try:
-            os.link(tmp, self._path(message["key"]))
+            _write(self._path(message["key"]), message, exclusive=True)
         except FileExistsError:
             return False
-        finally:
-            tmp.unlink(missing_ok=True)
-        _fsync_dir(self.root)
         return True
 
     def save(self, message: dict[str, Any]) -> None:
         """Replace a pending message's file atomically (and durably: ``sending`` must survive a crash)."""
-        tmp = _write_temp(self.root, message)
-        os.replace(tmp, self._path(message["key"]))
-        _fsync_dir(self.root)
+        _write(self._path(message["key"]), message)
 
     def _move(self, message: dict[str, Any], folder: Path) -> None:
-        tmp = _write_temp(folder, message)
-        os.replace(tmp, self._path(message["key"], folder))
-        _fsync_dir(folder)
+        _write(self._path(message["key"], folder), message)
         self._path(message["key"]).unlink(missing_ok=True)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def mark_sent(self, message: dict[str, Any], now: datetime) -> None:
         self._move({**message, "state": SENT, "sent_at": iso(now)}, self.sent_dir)
@@ -111,7 +86,7 @@ class Outbox:
         if not self._path(key, self.sent_dir).exists():
             return False
         self._path(key).unlink(missing_ok=True)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return True
 
     def mark_dead(self, message: dict[str, Any], reason: str, now: datetime) -> None:

@@ -35,8 +35,13 @@ class CorruptStateWarning(UserWarning):
     """A state file could not be read and was moved aside."""
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` so that a reader sees the old or the new file, never half."""
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, exclusive: bool = False) -> None:
+    """Replace ``path`` with ``data`` so that a reader sees the old or the new file, never half.
+
+    The data is written and fsynced beside ``path`` (the temporary file is private until then).
+    With ``exclusive`` it is linked into place instead: FileExistsError if ``path`` exists, so of
+    two concurrent writers the first wins and the second changes nothing.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -45,10 +50,22 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        (os.link if exclusive else os.replace)(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if exclusive:
+        Path(tmp).unlink()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (a rename, a link) durable; best effort."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _iso(when: datetime | None) -> str:
@@ -216,18 +233,8 @@ def secret_key(state_dir: Path) -> bytes:
     """
     path = Path(state_dir) / SECRET_KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), 0o600)
-                handle.write(secrets.token_bytes(SECRET_KEY_BYTES))
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileExistsError):
+            atomic_write(path, secrets.token_bytes(SECRET_KEY_BYTES), mode=0o600, exclusive=True)
     key = path.read_bytes()
     if len(key) != SECRET_KEY_BYTES:
         raise ValueError(
