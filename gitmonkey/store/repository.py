@@ -3,9 +3,9 @@
 GitPython's ``IndexFile`` rewrites the whole index in Python on every commit (over a second per
 commit in a 20,000-item repository), so commits are made by ONE ``git fast-import`` stream per
 batch and the index and working tree are brought to the new HEAD once, by a two-tree
-``git read-tree -m -u``. Git is run as a subprocess with argument lists (no shell), in the
-repository, with the bot's identity in the environment and none of the caller's ``GIT_DIR``-like
-variables (a hook's environment would otherwise leak into ours).
+``git read-tree -m -u``. Git is run through :mod:`gitmonkey.gitcmd` (argument lists, no shell,
+none of a hook's ``GIT_DIR``-like variables), in the repository, with the bot's identity in the
+environment.
 
 Crash safety: fast-import writes objects first and moves ``refs/heads/main`` only at the very
 end, refusing a non-fast-forward; the stream ends with ``done`` so a writer that dies mid-stream
@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gitmonkey.gitcmd import EMPTY_TREE, GitCommandError, GitObject, cat_file_objects, git_env, git_process
 from gitmonkey.store.lock import RepositoryError, RepositoryLocked, SyncLock
 
 __all__ = [
@@ -47,15 +48,10 @@ __all__ = [
 log = logging.getLogger("gitmonkey.store")
 
 BOT_DIRS = ("items", "issues")
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 NULL_SHA = "0" * 40
 # A git lock file older than this is left over from a killed git command, not held by a live one.
 STALE_GIT_LOCK_SECONDS = 600
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "refs/heads/main.lock", "packed-refs.lock")
-_INHERITED_GIT_VARS = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_QUARANTINE_PATH",
-)
 _SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _NEEDS_QUOTE = re.compile(rb'[\x00-\x1f"\\\x7f]')
 
@@ -94,13 +90,12 @@ class AccountRepository:
         self.state_dir = self.git_dir / "gitmonkey"
         self.committer_name = committer_name
         self.committer_email = committer_email
-        env = {k: v for k, v in os.environ.items() if k not in _INHERITED_GIT_VARS}
-        env.update(
-            GIT_AUTHOR_NAME=committer_name, GIT_AUTHOR_EMAIL=committer_email,
-            GIT_COMMITTER_NAME=committer_name, GIT_COMMITTER_EMAIL=committer_email,
-            GIT_TERMINAL_PROMPT="0",
-        )
-        self._env = env
+        #: The bot's identity as git environment variables (every git command here runs with them).
+        self.identity_env = {
+            "GIT_AUTHOR_NAME": committer_name, "GIT_AUTHOR_EMAIL": committer_email,
+            "GIT_COMMITTER_NAME": committer_name, "GIT_COMMITTER_EMAIL": committer_email,
+            "GIT_TERMINAL_PROMPT": "0",
+        }
 
     @classmethod
     def open(cls, path: Path, *, create: bool = True, **identity: Any) -> AccountRepository:
@@ -126,13 +121,10 @@ class AccountRepository:
 
     def _run(self, args: Sequence[str], *, input: bytes | None = None, check: bool = True
              ) -> subprocess.CompletedProcess[bytes]:
-        result = subprocess.run(
-            ["git", *args], cwd=self.path, env=self._env, input=input, capture_output=True, check=False
-        )
-        if check and result.returncode != 0:
-            message = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
-            raise GitError(f"git {args[0]} failed in {self.path}: {message}")
-        return result
+        try:
+            return git_process(self.path, *args, input=input, check=check, env=self.identity_env)
+        except GitCommandError as exc:
+            raise GitError(str(exc)) from exc
 
     def git(self, *args: str, input: bytes | None = None) -> str:
         """Run ``git args...`` in the repository with the bot's identity; return stdout as text."""
@@ -181,12 +173,11 @@ class AccountRepository:
                 raise ValueError(f"not a full object id: {sha!r}")
         if not wanted:
             return {}
-        request = "".join(s + "\n" for s in wanted).encode()
-        out = self._run(["cat-file", "--batch", "--buffer"], input=request).stdout
-        objects, missing = _parse_batch(out)
+        objects = self._cat_file(wanted)
+        missing = [sha for sha in wanted if sha not in objects]
         if missing:
             raise GitError(f"objects missing from {self.path}: {', '.join(missing[:5])}")
-        return objects
+        return {sha: obj.content for sha, obj in objects.items()}
 
     def read_file(self, path: str, rev: str = "HEAD") -> bytes | None:
         """The content of ``path`` at ``rev``, or None if it does not exist there."""
@@ -201,15 +192,18 @@ class AccountRepository:
             spec = match[0][2].decode()
         else:
             spec = f"{rev}:{path}"
-        request = (spec + "\n").encode("utf-8", "surrogateescape")
-        out = self._run(["cat-file", "--batch"], input=request).stdout
-        header, _, _ = out.partition(b"\n")
-        if header.endswith(b" missing") or header.endswith(b" ambiguous"):
+        found = self._cat_file([spec]).get(spec)
+        if found is None:
             return None
-        if header.split(b" ")[1] != b"blob":
+        if found.kind != "blob":
             raise RepositoryError(f"{path} at {rev} is not a file")
-        objects, _ = _parse_batch(out)
-        return next(iter(objects.values()))
+        return found.content
+
+    def _cat_file(self, specs: list[str]) -> dict[str, GitObject]:
+        try:
+            return cat_file_objects(self.path, specs)
+        except GitCommandError as exc:
+            raise GitError(str(exc)) from exc
 
     @staticmethod
     def blob_sha(content: bytes) -> str:
@@ -244,7 +238,7 @@ class AccountRepository:
             with tempfile.TemporaryFile() as errors:
                 proc = subprocess.Popen(
                     ["git", "fast-import", "--quiet", "--done", f"--export-marks={marks}"],
-                    cwd=self.path, env=self._env, stdin=subprocess.PIPE,
+                    cwd=self.path, env=git_env(self.identity_env), stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL, stderr=errors,
                 )
                 assert proc.stdin is not None
@@ -480,20 +474,3 @@ def _read_marks(marks: Path, count: int) -> list[str]:
         return [by_mark[i] for i in range(1, count + 1)]
     except KeyError as exc:
         raise GitError(f"git fast-import did not report commit {exc.args[0]} of {count}") from None
-
-
-def _parse_batch(out: bytes) -> tuple[dict[str, bytes], list[str]]:
-    objects: dict[str, bytes] = {}
-    missing: list[str] = []
-    pos = 0
-    while pos < len(out):
-        end = out.index(b"\n", pos)
-        header = out[pos:end].decode("utf-8", "surrogateescape").split(" ")
-        pos = end + 1
-        if header[-1] in ("missing", "ambiguous"):
-            missing.append(" ".join(header[:-1]))
-            continue
-        size = int(header[2])
-        objects[header[0]] = out[pos:pos + size]
-        pos += size + 1
-    return objects, missing
