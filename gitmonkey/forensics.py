@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitmonkey.config import AccountConfig, Config
+from gitmonkey.gitcmd import GitCommandError, cat_file_batch, git_process
 from gitmonkey.paths import ITEMS_DIR, parse_item_path
 
 _KINDS = {"A": "added", "M": "modified", "D": "deleted", "T": "modified"}
@@ -84,12 +85,7 @@ class _Repo:
         self.branch = "main" if self._ok("rev-parse", "--verify", "-q", "refs/heads/main") else "HEAD"
 
     def _run(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            ["git", "-C", str(self.path), "-c", "core.quotepath=off", *args],
-            input=stdin,
-            capture_output=True,
-            check=False,
-        )
+        return git_process(self.path, "-c", "core.quotepath=off", *args, input=stdin)
 
     def _ok(self, *args: str) -> bool:
         return self._run(*args).returncode == 0
@@ -141,24 +137,12 @@ class _Repo:
 
     def read(self, specs: Iterable[str]) -> dict[str, bytes | None]:
         """Contents of ``rev:path`` specs in one ``git cat-file --batch``; None for missing ones."""
-        specs = list(dict.fromkeys(specs))
-        if not specs:
-            return {}
-        result = self._run("cat-file", "--batch", stdin="".join(f"{s}\n" for s in specs).encode())
-        out, pos, contents = result.stdout, 0, {}
-        for spec in specs:
-            end = out.index(b"\n", pos)
-            header = out[pos:end].split(b" ")
-            pos = end + 1
-            if len(header) == 3 and header[1] == b"blob":
-                size = int(header[2])
-                contents[spec] = out[pos:pos + size]
-                pos += size + 1
-            else:
-                contents[spec] = None
-                if len(header) == 3:
-                    pos += int(header[2]) + 1
-        return contents
+        specs = list(specs)
+        try:
+            blobs = cat_file_batch(self.path, specs)
+        except GitCommandError as exc:
+            raise ForensicsError(f"git cat-file failed in {self.path}: {exc.stderr}") from exc
+        return {spec: blobs.get(spec) for spec in specs}
 
     def parent(self, commit: str) -> str | None:
         result = self._run("rev-parse", "--verify", "-q", f"{commit}^")

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitmonkey.gitcmd import HOOK_ENV, GitCommandError, git_process, run_git
 from gitmonkey.resources import hooks_dir
+from gitmonkey.store.state import atomic_write
 
 if TYPE_CHECKING:
     from gitmonkey.config import AccountConfig, Config
@@ -38,10 +39,6 @@ LOG_FILE = "hook.log"
 AUDITED_FILE = "audited-head"
 CONFIG_KEY = "gitmonkey.config"
 BRANCH = "main"
-# git exports these to hooks; left in place they would point our own git calls at the
-# committing process's (possibly temporary) index instead of the repository's.
-_GIT_HOOK_ENV = ("GIT_INDEX_FILE", "GIT_DIR", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_EDITOR",
-                 "GIT_REFLOG_ACTION")
 
 
 class HookInstallError(Exception):
@@ -49,10 +46,10 @@ class HookInstallError(Exception):
 
 
 def _git(repo_path: Path, *args: str, check: bool = True) -> str:
-    proc = subprocess.run(["git", *args], cwd=repo_path, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc.stdout.strip()
+    try:
+        return run_git(repo_path, *args, check=check).strip()
+    except GitCommandError as exc:
+        raise RuntimeError(f"git {' '.join(args)} failed: {exc.stderr}") from exc
 
 
 def install_hooks(repo_path: Path, config_path: Path, *, python: str | None = None) -> list[Path]:
@@ -81,10 +78,7 @@ def install_hooks(repo_path: Path, config_path: Path, *, python: str | None = No
                 )
             os.replace(target, user)
         if not target.exists() or target.read_text(encoding="utf-8") != text:
-            tmp = target.with_name(f".{name}.gitmonkey-tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.chmod(0o755)
-            os.replace(tmp, target)
+            atomic_write(target, text.encode("utf-8"), mode=0o755)
         installed.append(target)
     return installed
 
@@ -123,14 +117,7 @@ def clear_pending(state_dir: Path) -> None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    _write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    from gitmonkey.store.state import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text.encode("utf-8"))
+    atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def log(state_dir: Path, message: str) -> None:
@@ -232,13 +219,12 @@ def audited_head(repo: AccountRepository, new: str) -> str | None:
         return None
     if not marker:
         return None
-    proc = subprocess.run(["git", "merge-base", "--is-ancestor", marker, new], cwd=repo.path,
-                          capture_output=True, check=False)
+    proc = git_process(repo.path, "merge-base", "--is-ancestor", marker, new)
     return marker if proc.returncode == 0 else None
 
 
 def mark_audited(repo: AccountRepository, sha: str) -> None:
-    _write_text(repo.state_dir / AUDITED_FILE, sha + "\n")
+    atomic_write(repo.state_dir / AUDITED_FILE, (sha + "\n").encode("utf-8"))
 
 
 def _range_text(ranges: list[tuple[str | None, str]]) -> str:
@@ -296,7 +282,7 @@ def hand_to_notifier(
 
 def run_hook(name: str, repo_path: Path | None = None, config_path: str | None = None) -> int:
     """Entry point of ``gitmonkey hook NAME``; returns 0 whatever happens (the commit is made)."""
-    for var in _GIT_HOOK_ENV:
+    for var in HOOK_ENV:
         os.environ.pop(var, None)
     repo_path = Path(repo_path or Path.cwd())
     state_dir = repo_path / ".git" / "gitmonkey"

@@ -12,13 +12,13 @@ into a commit and every message shows it through ``redact_url``.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from gitmonkey.gitcmd import git_process
 from gitmonkey.hooks import SKIP_ENV, record_pending
 
 if TYPE_CHECKING:
@@ -29,10 +29,6 @@ REMOTE = "origin"
 BRANCH = "main"
 TRACKING = f"refs/remotes/{REMOTE}/{BRANCH}"
 
-
-# Inherited from a hook these would point git at another repository or index.
-_LOCATING_ENV = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY",
-                 "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR"}
 _USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 
 
@@ -67,14 +63,9 @@ class PullResult:
 
 
 def _git(repo: AccountRepository, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in _LOCATING_ENV}
-    env.update(
-        GIT_AUTHOR_NAME=repo.committer_name, GIT_AUTHOR_EMAIL=repo.committer_email,
-        GIT_COMMITTER_NAME=repo.committer_name, GIT_COMMITTER_EMAIL=repo.committer_email,
-        GIT_TERMINAL_PROMPT="0",
-    )
-    env[SKIP_ENV] = "1"
-    proc = subprocess.run(["git", *args], cwd=repo.path, env=env, capture_output=True, text=True, check=False)
+    raw = git_process(repo.path, *args, env={**repo.identity_env, SKIP_ENV: "1"})
+    out, err = raw.stdout.decode("utf-8", "surrogateescape"), raw.stderr.decode("utf-8", "replace")
+    proc = subprocess.CompletedProcess(raw.args, raw.returncode, out, err)
     if check and proc.returncode != 0:
         raise RemoteError(
             f"git {args[0]} failed in {repo.path}: {redact_text((proc.stderr or proc.stdout).strip())}"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,6 +28,7 @@ import yaml
 
 from gitmonkey import yamlio
 from gitmonkey.audit.issues import Issue, ItemRef, JustificationMatch
+from gitmonkey.gitcmd import GitCommandError, git_process, run_git
 
 JUSTIFICATIONS_PREFIX = "justifications/"
 FINGERPRINT_RE = re.compile(r"^[0-9a-f]{16}$")
@@ -176,18 +176,17 @@ class JustifyResult:
 
 
 def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        message = (proc.stderr or proc.stdout).strip()
-        raise JustificationError(f"git {' '.join(args[:2])} failed: {message}")
-    return proc.stdout.strip()
+    try:
+        return run_git(repo, *args).strip()
+    except GitCommandError as exc:
+        message = exc.stderr or exc.stdout.strip()
+        raise JustificationError(f"git {' '.join(args[:2])} failed: {message}") from exc
 
 
 def default_author(repo: Path) -> str:
     """The committer's git identity (config or GIT_AUTHOR_NAME), else the login name."""
-    proc = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=repo, capture_output=True, text=True,
-                          check=False)
-    name = proc.stdout.partition(" <")[0].strip() if proc.returncode == 0 else ""
+    proc = git_process(repo, "var", "GIT_AUTHOR_IDENT")
+    name = proc.stdout.decode("utf-8", "replace").partition(" <")[0].strip() if proc.returncode == 0 else ""
     return name or os.environ.get("USER") or "unknown"
 
 
@@ -242,10 +241,7 @@ def write_justification(
         _git(repo_path, "commit", "--quiet", "-m", f"justify {fp}: {subject}", "--", relative)
         commit = _git(repo_path, "rev-parse", "HEAD")
     except JustificationError:
-        subprocess.run(
-            ["git", "rm", "--cached", "--quiet", "--ignore-unmatch", "--", relative],
-            cwd=repo_path, capture_output=True, check=False,
-        )
+        git_process(repo_path, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", relative)
         target.unlink(missing_ok=True)
         if original:
             _git(repo_path, "switch", "--quiet", original)

@@ -8,14 +8,13 @@ it. Four git commands for the whole range, whatever its size.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from gitmonkey import events as ev
 from gitmonkey.config import AccountConfig
+from gitmonkey.gitcmd import EMPTY_TREE, GitCommandError, cat_file_batch, git_process
 
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _KINDS = {"A": ev.ITEM_ADDED, "M": ev.ITEM_MODIFIED, "D": ev.ITEM_DELETED, "T": ev.ITEM_MODIFIED}
 _VERBS = {ev.ITEM_ADDED: "added", ev.ITEM_MODIFIED: "modified", ev.ITEM_DELETED: "deleted"}
 
@@ -24,14 +23,11 @@ class GitError(Exception):
     pass
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "-c", "core.quotePath=false", *args],
-        input=stdin, capture_output=True, check=False,
-    )
-    if proc.returncode != 0:
-        raise GitError(f"git {args[0]} in {repo} failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout
+def _git(repo: Path, *args: str) -> bytes:
+    try:
+        return git_process(repo, "-c", "core.quotePath=false", *args, check=True).stdout
+    except GitCommandError as exc:
+        raise GitError(f"git {args[0]} in {repo} failed: {exc.stderr}") from exc
 
 
 def _is_null(rev: str | None) -> bool:
@@ -72,21 +68,14 @@ def _last_commits(repo: Path, old: str | None, new: str) -> dict[str, str]:
 
 def _documents(repo: Path, specs: list[str]) -> list[dict[str, Any]]:
     """Parse ``rev:path`` blobs with one ``git cat-file --batch``; unreadable ones become {}."""
-    if not specs:
-        return []
-    out = _git(repo, "cat-file", "--batch", stdin=("\n".join(specs) + "\n").encode())
-    docs, pos = [], 0
-    for _ in specs:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[1] != b"blob":
-            docs.append({})
-            continue
-        size = int(header[2])
-        blob, pos = out[pos : pos + size], pos + size + 1
+    try:
+        blobs = cat_file_batch(repo, specs)
+    except GitCommandError as exc:
+        raise GitError(f"git cat-file in {repo} failed: {exc.stderr}") from exc
+    docs = []
+    for spec in specs:
         try:
-            doc = json.loads(blob)
+            doc = json.loads(blobs[spec]) if spec in blobs else {}
         except ValueError:
             doc = {}
         docs.append(doc if isinstance(doc, dict) else {})

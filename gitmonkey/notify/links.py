@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from gitmonkey.gitcmd import git_process
 
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
@@ -47,12 +48,9 @@ def repo_web_base(repo_path: Path | None, fallback_remote: str | None = None) ->
     """The commit link prefix of ``origin`` in ``repo_path`` (or of ``fallback_remote``)."""
     remote = None
     if repo_path is not None and (repo_path / ".git").exists():
-        proc = subprocess.run(
-            ["git", "-C", str(repo_path), "remote", "get-url", "origin"],
-            capture_output=True, text=True, check=False,
-        )
+        proc = git_process(repo_path, "remote", "get-url", "origin")
         if proc.returncode == 0:
-            remote = proc.stdout.strip()
+            remote = proc.stdout.decode("utf-8", "surrogateescape").strip()
     return web_base(remote or fallback_remote)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import subprocess
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 
 from gitmonkey import yamlio
 from gitmonkey.config import AccountConfig
+from gitmonkey.gitcmd import cat_file_batch, git_process
 from gitmonkey.notify import subscriptions
 from gitmonkey.notify.deliver import new_message
 from gitmonkey.notify.outbox import Outbox, parse_time, utcnow
@@ -67,12 +67,9 @@ class AccountReport:
         }
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=False)
-
-
-def _issue_blobs(repo: Path) -> list[tuple[str, bytes]]:
-    listing = _git(repo, "ls-tree", "-r", "-z", "HEAD", "--", "issues/")
+def _issue_blobs(repo: Path) -> list[tuple[str, bytes | None]]:
+    """Every issue file at HEAD with its content (None: its object is missing from the repository)."""
+    listing = git_process(repo, "ls-tree", "-r", "-z", "HEAD", "--", "issues/")
     if listing.returncode != 0:
         return []
     entries = []
@@ -81,16 +78,8 @@ def _issue_blobs(repo: Path) -> list[tuple[str, bytes]]:
         parts = meta.split()
         if len(parts) == 3 and parts[1] == "blob" and path.endswith(".yaml"):
             entries.append((path, parts[2]))
-    if not entries:
-        return []
-    out = _git(repo, "cat-file", "--batch", stdin=("\n".join(s for _, s in entries) + "\n").encode()).stdout
-    blobs, pos = [], 0
-    for path, _ in entries:
-        end = out.index(b"\n", pos)
-        size = int(out[pos:end].split()[2])
-        blobs.append((path, out[end + 1 : end + 1 + size]))
-        pos = end + 2 + size
-    return blobs
+    blobs = cat_file_batch(repo, (sha for _, sha in entries))
+    return [(path, blobs.get(sha)) for path, sha in entries]
 
 
 def _is_justified(issue: dict[str, Any], now: datetime) -> bool:
@@ -167,6 +156,9 @@ def build_report(repo_path: Path, account: AccountConfig, *, now: datetime | Non
         report.errors.append(f"no account repository at {repo_path} (run gitmonkey sync first)")
         return report
     for path, content in _issue_blobs(Path(repo_path)):
+        if content is None:
+            report.errors.append(f"{path}: unreadable issue file (its object is missing from the repository)")
+            continue
         try:
             item = _parse(path, content, now)
         except yaml.YAMLError:
