@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -253,12 +252,9 @@ def make_risky_changes(ids: dict[str, str]) -> None:
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "color.ui=never", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    from gitmonkey.gitcmd import run_git
+
+    return run_git(repo, "-c", "color.ui=never", *args)
 
 
 def _issues_table(repo: Path, config: Config) -> str:

@@ -7,13 +7,13 @@ valid (the tests check both forms), so people can switch them on one by one.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitmonkey.config import Config
+from gitmonkey.store.state import atomic_write
 
 EXAMPLE_CONFIG = """\
 # gitmonkey.yaml: which AWS accounts to track, and how.
@@ -96,24 +96,10 @@ def write_example_config(path: str | os.PathLike[str], *, force: bool = False) -
         raise InitError(f"{target} is a directory; give the path of the file to write")
     if target.exists() and not force:
         raise InitError(f"{target} already exists; use --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(EXAMPLE_CONFIG)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                raise InitError(f"{target} already exists; use --force to overwrite it") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        atomic_write(target, EXAMPLE_CONFIG.encode("utf-8"), exclusive=not force)
+    except FileExistsError:
+        raise InitError(f"{target} already exists; use --force to overwrite it") from None
     return target
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from gitmonkey import __version__
@@ -49,11 +48,10 @@ class ValidationCache:
         """Best effort: a cache that cannot be written only costs a validation next time."""
         if self.path is None or not self._dirty:
             return
+        from gitmonkey.store.state import atomic_write
+
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            tmp.write_text(json.dumps(sorted(self._digests)), encoding="utf-8")
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(sorted(self._digests)).encode("utf-8"))
             self._dirty = False
         except OSError:
             pass

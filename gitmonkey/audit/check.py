@@ -15,6 +15,7 @@ from typing import Any
 
 from gitmonkey.audit.issues import ISSUES_PREFIX, IssueFile, IssueFileError
 from gitmonkey.audit.justify import JUSTIFICATIONS_PREFIX, Justifications
+from gitmonkey.store.state import atomic_write
 
 ERROR = "error"
 WARNING = "warning"
@@ -142,7 +143,6 @@ def write_ci_workflows(repo_path: Path, *, github: bool = True, gitlab: bool = T
             raise FileExistsError(f"{path} exists with other content; merge it by hand or use --force")
     written = []
     for path, text in wanted:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(path, text.encode("utf-8"))
         written.append(path)
     return written
