@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gitmonkey.audit import RuleSet
+from gitmonkey.audit import RuleSet, policy
 
 CASES = Path(__file__).parent / "rule_cases"
 RULESET = RuleSet.load({}, base_dir=Path.cwd())
@@ -38,6 +38,25 @@ def test_catalogue_covers_security_monkey_scores() -> None:
     for check in ("active-access-key", "access-key-rotation", "access-key-unused", "console-without-mfa",
                   "console-plus-keys"):
         assert scores[f"iam.user.{check}"] == 1
+    assert scores["iam.user.inactive-access-key"] == 0
+    for tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
+        assert scores[f"{tech}.policy-security-group-permissions"] == 7
+        assert scores[f"{tech}.policy-mutating-services"] == 1
+        assert scores[f"{tech}.policy-invalid-arn"] == 3
+    assert scores["s3.bucket.policy-invalid-arn"] == scores["iam.role.trust-invalid-arn"] == 3
+    assert scores["s3.bucket.acl-log-delivery"] == scores["s3.bucket.no-policy"] == 0
+    for direction in ("ingress", "egress"):
+        assert scores[f"ec2.security_group.{direction}-unknown-account"] == 10
+        assert scores[f"ec2.security_group.{direction}-friendly-account"] == 0
+        assert scores[f"ec2.security_group.{direction}-thirdparty-account"] == 0
+
+
+def test_mutating_services_limited_to_chosen_services() -> None:
+    ref = policy.StatementRef("p", 0, {"Effect": "Allow", "Action": ["s3:Put*", "sqs:SendMessage",
+                                                                      "ec2:Describe*"], "Resource": "*"}, "")
+    assert policy.mutating_services(ref) == ["s3", "sqs"]
+    assert policy.mutating_services(ref, {"S3", "iam"}) == ["s3"]
+    assert policy.mutating_services(ref, ()) == []
 
 
 def test_failing_case_is_reported(tmp_path: Path) -> None:

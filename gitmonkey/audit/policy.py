@@ -4,7 +4,9 @@ Two questions are answered here:
 - who can use a resource policy (S3 bucket policy, IAM role trust policy): the internet, the same
   account, a friendly or third-party known account, an unknown account, another account's root;
 - what an identity policy allows: ``*``, ``iam:*``, permission-changing actions, ``iam:PassRole`` on
-  ``*``, Allow with ``NotAction`` / ``NotResource``.
+  ``*``, Allow with ``NotAction`` / ``NotResource``, security group changes, write (mutating) actions
+  per service;
+- which ARNs in a policy policyuniverse cannot parse (a typo, or a principal deleted since).
 
 Where a watcher stores policies is declared in the tables below, so a renamed key is a one-line change.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,9 +132,11 @@ def attached_equivalents(configuration: dict[str, Any], action: str) -> Iterator
 
 def expanded_actions(ref: StatementRef) -> set[str]:
     """Every action the statement names, wildcards and NotAction expanded (lower case)."""
-    return set(
-        _expand(json.dumps({k: ref.statement.get(k) for k in ("Action", "NotAction")}, sort_keys=True))
-    )
+    return set(_expanded(ref))
+
+
+def _expanded(ref: StatementRef) -> frozenset[str]:
+    return _expand(json.dumps({k: ref.statement.get(k) for k in ("Action", "NotAction")}, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -155,6 +159,91 @@ def _permission_category() -> frozenset[str]:
 def permission_actions(ref: StatementRef) -> list[str]:
     """Actions in policyuniverse's "Permissions" category (they change who may do what)."""
     return sorted(expanded_actions(ref) & _permission_category())
+
+
+SECURITY_GROUP_ACTIONS: dict[str, str] = {
+    name.lower(): name
+    for name in ("ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress")
+}
+# "DataPlaneMutating" is the name older policyuniverse releases (and Security Monkey) gave to "Write".
+MUTATING_CATEGORIES = frozenset({"Write", "DataPlaneMutating"})
+
+
+def security_group_actions(ref: StatementRef) -> list[str]:
+    """``ec2:AuthorizeSecurityGroupIngress`` / ``Egress`` if the statement names them (or a wildcard)."""
+    return sorted(SECURITY_GROUP_ACTIONS[a] for a in _expanded(ref) & SECURITY_GROUP_ACTIONS.keys())
+
+
+def mutating_services(ref: StatementRef, services: Collection[str] | None = None) -> list[str]:
+    """Service prefixes of which the statement allows Write (mutating) actions, per policyuniverse's
+    action categories; ``services`` limits the answer to those prefixes (``None``: every service)."""
+    found = _write_services(_expanded(ref))
+    if services is not None:
+        wanted = {s.lower() for s in services}
+        found = frozenset(s for s in found if s in wanted)
+    return sorted(found)
+
+
+@functools.lru_cache(maxsize=1024)
+def _write_services(actions: frozenset[str]) -> frozenset[str]:
+    """Cached like ``_expand``: a ``*`` statement expands to every action of every service."""
+    from policyuniverse.action_categories import categories_for_actions
+
+    return frozenset(
+        service for service, categories in categories_for_actions(actions).items()
+        if categories & MUTATING_CATEGORIES
+    )
+
+
+def _unparseable(value: Any) -> bool:
+    """True for a value policyuniverse's ARN parser rejects; ``*`` and policy variables (``${...}``,
+    which may stand in for the account or region) are not ARNs to parse."""
+    from policyuniverse.arn import ARN
+
+    if not isinstance(value, str):
+        return True
+    if value == "*" or "${" in value:
+        return False
+    return bool(ARN(value).error)
+
+
+def _principal_values(statement: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """AWS principals of Principal / NotPrincipal; Service and Federated names are not ARNs."""
+    for field in ("Principal", "NotPrincipal"):
+        principal = statement.get(field)
+        if isinstance(principal, dict):
+            for value in as_list(principal.get("AWS")):
+                yield f"{field}.AWS", value
+        else:
+            for value in as_list(principal):
+                yield field, value
+
+
+def invalid_arns(ref: StatementRef, *, resource_policy: bool) -> list[tuple[str, str]]:
+    """(where, value) of each ARN in the statement that policyuniverse cannot parse: Resource and
+    NotResource entries; for a resource policy also AWS principals and ARN condition values
+    (``aws:SourceArn``, ``aws:PrincipalArn``). An IAM unique id (``AROA...``) in a principal counts:
+    AWS puts it there when the principal it named was deleted."""
+    candidates: list[tuple[str, Any]] = [
+        (field, value) for field in ("Resource", "NotResource") for value in as_list(ref.statement.get(field))
+    ]
+    if resource_policy:
+        from policyuniverse.statement import Statement
+
+        candidates += _principal_values(ref.statement)
+        try:
+            conditions = Statement(ref.statement).condition_entries
+        except (AttributeError, TypeError):  # a Condition that is not a mapping of mappings
+            conditions = []
+        candidates += [("Condition", entry.value) for entry in conditions if entry.category == "arn"]
+    seen: set[str] = set()
+    found = []
+    for where, value in candidates:
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        if text not in seen and _unparseable(value):
+            seen.add(text)
+            found.append((where, text))
+    return found
 
 
 @dataclass(frozen=True)

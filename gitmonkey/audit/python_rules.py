@@ -51,7 +51,17 @@ _RESOURCE_POLICY_CHECKS = (
         "Cross-account root access",
         "An Allow statement admits the root of another account, i.e. any principal that account allows.",
     ),
+    (
+        "invalid-arn",
+        3,
+        "Unparseable ARN",
+        "A principal, ARN condition value (aws:SourceArn, aws:PrincipalArn) or resource of a statement is "
+        "not an ARN that policyuniverse can parse: a typo, or an IAM unique id (AROA..., AIDA...) that AWS "
+        "put in place of a principal deleted since. The other policy rules cannot classify it.",
+    ),
 )
+_REMEDIATE_ARN = ("Correct the ARN; if it is a unique id, the principal was deleted: remove it, or name the "
+                  "re-created principal again.")
 _RESOURCE_POLICY_PREFIX = {"s3.bucket": "s3.bucket.policy", "iam.role": "iam.role.trust"}
 
 
@@ -64,6 +74,12 @@ def _resource_policy_check(technology: str, suffix: str) -> Callable[..., Iterat
 
     def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
         configuration = document.get("configuration") or {}
+        if suffix == "invalid-arn":
+            for ref in policy.statements(configuration.get(key), "policy", f"configuration.{key}"):
+                for where, value in policy.invalid_arns(ref, resource_policy=True):
+                    yield Hit(f"statement {ref.key.split('/', 1)[1]}: {where} {value!r} is not a valid ARN",
+                              ref.path, value)
+            return
         for access in policy.resource_policy_access(configuration.get(key), f"configuration.{key}", ctx):
             wanted = {
                 "internet": access.kind == policy.INTERNET,
@@ -87,25 +103,29 @@ for _tech, _prefix in _RESOURCE_POLICY_PREFIX.items():
             score=_score,
             title=_title,
             description=f"{_description} (policy: configuration.{policy.RESOURCE_POLICY_KEYS[_tech]})",
-            remediation=_REMEDIATE_POLICY,
+            remediation=_REMEDIATE_ARN if _suffix == "invalid-arn" else _REMEDIATE_POLICY,
         )
 
 
-_IAM_CHECKS: tuple[tuple[str, str, str, str], ...] = (
+_IAM_CHECKS: tuple[tuple[str, int, str, str, str], ...] = (
+    # suffix, score, title, description, remediation
     (
         "admin",
+        10,
         "Administrator access",
         "An Allow statement grants Action * (or AdministratorAccess is attached).",
         "Grant only the actions the principal needs.",
     ),
     (
         "iam-star",
+        10,
         "Full IAM access",
         "An Allow statement grants iam:* (or IAMFullAccess is attached).",
         "Grant only the IAM actions needed; iam:* lets the principal make itself an administrator.",
     ),
     (
         "notaction",
+        10,
         "Allow with NotAction",
         "An Allow statement uses NotAction: it grants every action but "
         "those listed, including actions AWS adds later.",
@@ -113,12 +133,14 @@ _IAM_CHECKS: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "notresource",
+        10,
         "Allow with NotResource",
         "An Allow statement uses NotResource: it applies to every resource but those listed.",
         "List the resources with Resource.",
     ),
     (
         "permissions",
+        10,
         "Sensitive permissions",
         "An Allow statement grants actions that change permissions "
         "(policyuniverse category Permissions), e.g. iam:PutRolePolicy, s3:PutBucketPolicy.",
@@ -126,10 +148,36 @@ _IAM_CHECKS: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "passrole",
+        10,
         "iam:PassRole on *",
         "An Allow statement grants iam:PassRole on every role, letting the "
         "principal hand any role (and its permissions) to a service.",
         "Restrict iam:PassRole to the roles needed.",
+    ),
+    (
+        "security-group-permissions",
+        7,
+        "Security group changes allowed",
+        "An Allow statement grants ec2:AuthorizeSecurityGroupIngress or ec2:AuthorizeSecurityGroupEgress "
+        "(also through a wildcard such as ec2:* or *): the principal can open network access.",
+        "Leave security group changes to the deployment roles that need them, on specific groups.",
+    ),
+    (
+        "mutating-services",
+        1,
+        "Write access to services",
+        "An Allow statement grants actions that modify resources or data (policyuniverse category Write, "
+        "Security Monkey's DataPlaneMutating) of a service (informational; one finding per statement, "
+        "naming the services).",
+        "Grant write actions only where the principal needs to modify resources.",
+    ),
+    (
+        "invalid-arn",
+        3,
+        "Unparseable ARN",
+        "A Resource or NotResource entry of a statement (Allow or Deny) is not an ARN policyuniverse can "
+        "parse, so the statement does not cover what was meant. Policy variables (${...}) are not checked.",
+        "Correct the ARN.",
     ),
 )
 
@@ -140,9 +188,13 @@ def _iam_hits(suffix: str, technology: str, configuration: dict[str, Any]) -> It
         for name, path in policy.attached_equivalents(configuration, action):
             yield Hit(f"attached AWS managed policy {name} allows {action}", path, f"managed:{name}")
     for ref in policy.identity_statements(technology, configuration):
+        where = f"policy {ref.policy_name} statement {ref.key.split('/', 1)[1]}"
+        if suffix == "invalid-arn":
+            for field, value in policy.invalid_arns(ref, resource_policy=False):
+                yield Hit(f"{where}: {field} {value!r} is not a valid ARN", ref.path, f"{ref.key}:{value}")
+            continue
         if not ref.allows:
             continue
-        where = f"policy {ref.policy_name} statement {ref.key.split('/', 1)[1]}"
         actions = [a.lower() for a in ref.actions()]
         resources = ", ".join(ref.resources()) or "NotResource " + ", ".join(
             str(r) for r in policy.as_list(ref.statement.get("NotResource"))
@@ -161,14 +213,19 @@ def _iam_hits(suffix: str, technology: str, configuration: dict[str, Any]) -> It
         elif suffix == "permissions" and "*" not in actions:
             sensitive = policy.permission_actions(ref)
             if sensitive:
-                listed = ", ".join(sensitive[:8]) + (
-                    f" (+{len(sensitive) - 8} more)" if len(sensitive) > 8 else ""
-                )
-                yield Hit(f"{where} allows {listed}", ref.path, ref.key)
+                yield Hit(f"{where} allows {_first(sensitive, 8)}", ref.path, ref.key)
         elif (
             suffix == "passrole" and "*" in ref.resources() and "iam:passrole" in policy.expanded_actions(ref)
         ):
             yield Hit(f"{where} allows iam:PassRole on *", ref.path, ref.key)
+        elif suffix == "security-group-permissions" and (found := policy.security_group_actions(ref)):
+            yield Hit(f"{where} allows {', '.join(found)} on {resources}", ref.path, ref.key)
+        elif suffix == "mutating-services" and (services := policy.mutating_services(ref)):
+            yield Hit(f"{where} allows Write actions of {_first(services, 12)}", ref.path, ref.key)
+
+
+def _first(names: list[str], limit: int) -> str:
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
 def _iam_check(suffix: str, technology: str) -> Callable[..., Iterator[Hit]]:
@@ -179,12 +236,12 @@ def _iam_check(suffix: str, technology: str) -> Callable[..., Iterator[Hit]]:
 
 
 for _tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
-    for _suffix, _title, _description, _remediation in _IAM_CHECKS:
+    for _suffix, _score, _title, _description, _remediation in _IAM_CHECKS:
         _register(
             _iam_check(_suffix, _tech),
             id=f"{_tech}.policy-{_suffix}",
             technology=_tech,
-            score=10,
+            score=_score,
             title=_title,
             description=_description,
             remediation=_remediation,
@@ -242,11 +299,18 @@ def _is_public_network(cidr: str) -> bool:
     return network.prefixlen > 0 and network.is_global
 
 
-def _sg_references(configuration: dict[str, Any]) -> Iterator[tuple[str, str, str, str | None]]:
-    """(path, rule label, entity, account id or None) of every ingress source except /0 ranges."""
+_SG_DIRECTIONS = {"ingress": ("IpPermissions", "from"), "egress": ("IpPermissionsEgress", "to")}
+
+
+def _sg_references(
+    configuration: dict[str, Any], direction: str
+) -> Iterator[tuple[str, str, str, str | None]]:
+    """(path, rule label, entity, account id or None) of every source (ingress) or destination
+    (egress) of the group's rules except /0 ranges."""
     import jmespath
 
-    for i, permission in enumerate(policy.as_list(configuration.get("IpPermissions"))):
+    list_key = _SG_DIRECTIONS[direction][0]
+    for i, permission in enumerate(policy.as_list(configuration.get(list_key))):
         if not isinstance(permission, dict):
             continue
         label = "{}:{}".format(
@@ -259,21 +323,23 @@ def _sg_references(configuration: dict[str, Any]) -> Iterator[tuple[str, str, st
             if isinstance(pair, dict) and pair.get("UserId"):
                 entity = f"{pair['UserId']}/{pair.get('GroupId') or pair.get('GroupName')}"
                 yield (
-                    f"configuration.IpPermissions[{i}].UserIdGroupPairs[{j}]",
+                    f"configuration.{list_key}[{i}].UserIdGroupPairs[{j}]",
                     label,
                     entity,
                     str(pair["UserId"]),
                 )
-        for list_key, cidr_key in (("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")):
-            for j, cidr_range in enumerate(policy.as_list(permission.get(list_key))):
+        for range_key, cidr_key in (("IpRanges", "CidrIp"), ("Ipv6Ranges", "CidrIpv6")):
+            for j, cidr_range in enumerate(policy.as_list(permission.get(range_key))):
                 cidr = str((cidr_range or {}).get(cidr_key, ""))
                 if _is_public_network(cidr):
-                    yield f"configuration.IpPermissions[{i}].{list_key}[{j}]", label, cidr, None
+                    yield f"configuration.{list_key}[{i}].{range_key}[{j}]", label, cidr, None
 
 
-def _sg_check(wanted: str) -> Callable[..., Iterator[Hit]]:
+def _sg_check(direction: str, wanted: str) -> Callable[..., Iterator[Hit]]:
+    preposition = _SG_DIRECTIONS[direction][1]
+
     def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
-        for path, label, entity, account in _sg_references(document.get("configuration") or {}):
+        for path, label, entity, account in _sg_references(document.get("configuration") or {}, direction):
             if account is not None:
                 kind, who = (
                     ctx.classify_account(account),
@@ -282,29 +348,30 @@ def _sg_check(wanted: str) -> Callable[..., Iterator[Hit]]:
             else:
                 kind, who = (SAME if ctx.is_trusted_cidr(entity) else UNKNOWN), entity
             if kind == wanted:
-                yield Hit(f"ingress {label.replace(':', ' ')} from {who}", path, f"ingress:{label}:{entity}")
+                yield Hit(f"{direction} {label.replace(':', ' ')} {preposition} {who}", path,
+                          f"{direction}:{label}:{entity}")
 
     return check
 
 
-for _suffix, _kind, _score, _title, _extra in (
-    (
-        "unknown-account",
-        UNKNOWN,
-        10,
-        "Ingress from an unknown account",
-        " Public CIDRs outside audit.trusted_cidrs count as unknown; private ranges and /0 (see "
-        "ingress-internet) do not.",
-    ),
-    ("friendly-account", FRIENDLY, 0, "Ingress from a friendly account", ""),
-    ("thirdparty-account", THIRD_PARTY, 0, "Ingress from a third-party account", ""),
-):
-    _register(
-        _sg_check(_kind),
-        id=f"ec2.security_group.ingress-{_suffix}",
-        technology="ec2.security_group",
-        score=_score,
-        title=_title,
-        description="An ingress rule references a security group of another account." + _extra,
-        remediation="Remove the rule, or list the account in audit.known_accounts (CIDR: trusted_cidrs).",
-    )
+_SG_CLASSES = (
+    # suffix, class, score, title words, description ({d}: ingress or egress)
+    ("unknown-account", UNKNOWN, 10, "an unknown account",
+     "An {d} rule names a security group of an account not listed in audit.known_accounts, or a public "
+     "CIDR outside audit.trusted_cidrs. Private ranges and /0 (see {d}-internet) are not flagged."),
+    ("friendly-account", FRIENDLY, 0, "a friendly account",
+     "An {d} rule names a security group of a friendly account of audit.known_accounts (informational)."),
+    ("thirdparty-account", THIRD_PARTY, 0, "a third-party account",
+     "An {d} rule names a security group of a third-party account of audit.known_accounts (informational)."),
+)
+for _direction, (_, _to) in _SG_DIRECTIONS.items():
+    for _suffix, _kind, _score, _whom, _description in _SG_CLASSES:
+        _register(
+            _sg_check(_direction, _kind),
+            id=f"ec2.security_group.{_direction}-{_suffix}",
+            technology="ec2.security_group",
+            score=_score,
+            title=f"{_direction.capitalize()} {_to} {_whom}",
+            description=_description.format(d=_direction),
+            remediation="Remove the rule, or list the account in audit.known_accounts (CIDR: trusted_cidrs).",
+        )
