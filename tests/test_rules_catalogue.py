@@ -35,8 +35,13 @@ def test_catalogue_covers_security_monkey_scores() -> None:
     for tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
         for check in ("admin", "iam-star", "notaction", "notresource", "permissions", "passrole"):
             assert scores[f"{tech}.policy-{check}"] == 10
-    for check in ("active-access-key", "access-key-rotation", "access-key-unused", "console-without-mfa",
-                  "console-plus-keys"):
+    for check in (
+        "active-access-key",
+        "access-key-rotation",
+        "access-key-unused",
+        "console-without-mfa",
+        "console-plus-keys",
+    ):
         assert scores[f"iam.user.{check}"] == 1
     assert scores["iam.user.inactive-access-key"] == 0
     for tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
@@ -52,8 +57,12 @@ def test_catalogue_covers_security_monkey_scores() -> None:
 
 
 def test_mutating_services_limited_to_chosen_services() -> None:
-    ref = policy.StatementRef("p", 0, {"Effect": "Allow", "Action": ["s3:Put*", "sqs:SendMessage",
-                                                                      "ec2:Describe*"], "Resource": "*"}, "")
+    ref = policy.StatementRef(
+        "p",
+        0,
+        {"Effect": "Allow", "Action": ["s3:Put*", "sqs:SendMessage", "ec2:Describe*"], "Resource": "*"},
+        "",
+    )
     assert policy.mutating_services(ref) == ["s3", "sqs"]
     assert policy.mutating_services(ref, {"S3", "iam"}) == ["s3"]
     assert policy.mutating_services(ref, ()) == []
@@ -75,3 +84,55 @@ def test_case_file_naming_unknown_rule(tmp_path: Path) -> None:
     case = tmp_path / "nope.yaml"
     case.write_text("fires: []\npasses: []\n")
     assert RULESET.test_file(case) == [f"{case}: no rule 'nope'"]
+
+
+def test_sensitive_services_narrow_the_mutating_services_rule():
+    from datetime import UTC, datetime
+
+    from gitmonkey.audit.context import AuditContext
+    from gitmonkey.audit.rules import RuleSet
+
+    document = {
+        "account": "123456789012",
+        "arn": "arn:aws:iam::123456789012:user/app",
+        "id": "app",
+        "name": "app",
+        "region": "global",
+        "technology": "iam.user",
+        "configuration": {
+            "UserName": "app",
+            "AttachedManagedPolicies": [],
+            "UserPolicyList": [
+                {
+                    "PolicyName": "p1",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "Data",
+                                "Effect": "Allow",
+                                "Action": ["s3:PutObject", "sqs:SendMessage"],
+                                "Resource": "*",
+                            },
+                        ],
+                    },
+                }
+            ],
+        },
+    }
+
+    def details(sensitive: list[str] | None) -> list[str]:
+        audit = {"sensitive_services": sensitive} if sensitive else {}
+        ruleset = RuleSet.load(audit, base_dir=Path("."))
+        ctx = AuditContext.from_config(
+            audit, account_id="123456789012", account_name="prod", now=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        return [
+            f.details
+            for f in ruleset.evaluate(document, None, ctx)
+            if f.rule_id == "iam.user.policy-mutating-services"
+        ]
+
+    assert details(None) == ["policy p1 statement Data allows Write actions of s3, sqs"]
+    assert details(["sqs"]) == ["policy p1 statement Data allows Write actions of sqs"]
+    assert details(["kms"]) == []

@@ -24,6 +24,8 @@ class AuditContext:
     known_accounts: dict[str, dict]
     trusted_cidrs: tuple[str, ...]
     now: datetime
+    # Services whose Write actions the mutating-services rules report; None means all of them.
+    sensitive_services: tuple[str, ...] | None = None
 
     @classmethod
     def from_config(
@@ -38,6 +40,9 @@ class AuditContext:
             known_accounts=known,
             trusted_cidrs=tuple(audit_config.get("trusted_cidrs") or ()),
             now=now,
+            sensitive_services=tuple(audit_config["sensitive_services"])
+            if audit_config.get("sensitive_services")
+            else None,
         )
 
     def classify_account(self, account_id: str) -> str:

@@ -182,7 +182,9 @@ _IAM_CHECKS: tuple[tuple[str, int, str, str, str], ...] = (
 )
 
 
-def _iam_hits(suffix: str, technology: str, configuration: dict[str, Any]) -> Iterator[Hit]:
+def _iam_hits(
+    suffix: str, technology: str, configuration: dict[str, Any], ctx: AuditContext
+) -> Iterator[Hit]:
     if suffix in ("admin", "iam-star"):
         action = "*" if suffix == "admin" else "iam:*"
         for name, path in policy.attached_equivalents(configuration, action):
@@ -220,7 +222,9 @@ def _iam_hits(suffix: str, technology: str, configuration: dict[str, Any]) -> It
             yield Hit(f"{where} allows iam:PassRole on *", ref.path, ref.key)
         elif suffix == "security-group-permissions" and (found := policy.security_group_actions(ref)):
             yield Hit(f"{where} allows {', '.join(found)} on {resources}", ref.path, ref.key)
-        elif suffix == "mutating-services" and (services := policy.mutating_services(ref)):
+        elif suffix == "mutating-services" and (
+            services := policy.mutating_services(ref, ctx.sensitive_services)
+        ):
             yield Hit(f"{where} allows Write actions of {_first(services, 12)}", ref.path, ref.key)
 
 
@@ -230,7 +234,7 @@ def _first(names: list[str], limit: int) -> str:
 
 def _iam_check(suffix: str, technology: str) -> Callable[..., Iterator[Hit]]:
     def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
-        return _iam_hits(suffix, technology, document.get("configuration") or {})
+        return _iam_hits(suffix, technology, document.get("configuration") or {}, ctx)
 
     return check
 

@@ -73,6 +73,7 @@ def _case_context(spec: Mapping[str, Any] | None) -> AuditContext:
         known_accounts={str(k): dict(v) for k, v in values["known_accounts"].items()},
         trusted_cidrs=tuple(values["trusted_cidrs"]),
         now=parse_datetime(values["now"]),
+        sensitive_services=tuple(values["sensitive_services"]) if values.get("sensitive_services") else None,
     )
 
 
