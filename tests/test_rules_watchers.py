@@ -144,3 +144,50 @@ def test_iam_rules(aws: None) -> None:
     assert ("iam.role.trust-unknown-account", "arn:aws:iam::999999999999:role/x") in role
     managed = rule_keys(documents("iam.policy", "global")["passer"])
     assert ("iam.policy.policy-passrole", "passer/0") in managed
+
+
+def test_rules_added_for_parity_on_watcher_documents(aws: None) -> None:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    group = ec2.create_security_group(GroupName="out", Description="egress")["GroupId"]
+    ec2.authorize_security_group_egress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "8.8.8.0/24"}]}
+        ],
+    )
+    egress = {rule for rule, _ in rule_keys(documents("ec2.security_group", "us-east-1")[group])}
+    assert "ec2.security_group.egress-unknown-account" in egress
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="access-logs-target")
+    owner = s3.get_bucket_acl(Bucket="access-logs-target")["Owner"]
+    s3.put_bucket_acl(
+        Bucket="access-logs-target",
+        AccessControlPolicy={
+            "Owner": owner,
+            "Grants": [
+                {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"},
+                {
+                    "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/s3/LogDelivery"},
+                    "Permission": "WRITE",
+                },
+            ],
+        },
+    )
+    bucket = {rule for rule, _ in rule_keys(documents("s3.bucket", "global")["access-logs-target"])}
+    assert {"s3.bucket.acl-log-delivery", "s3.bucket.no-policy"} <= bucket
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName="netops")
+    iam.put_user_policy(
+        UserName="netops",
+        PolicyName="sg",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "ec2:AuthorizeSecurityGroup*", "Resource": "*"}],
+            }
+        ),
+    )
+    user = {rule for rule, _ in rule_keys(documents("iam.user", "global")["netops"])}
+    assert "iam.user.policy-security-group-permissions" in user
