@@ -17,7 +17,7 @@ from gitmonkey.store.state import atomic_write
 
 EXAMPLE_CONFIG = """\
 # gitmonkey.yaml: which AWS accounts to track, and how.
-# Reference: docs/readme/config.md. Check this file with: gitmonkey config validate
+# Reference: the "Configuration" section of README.md. Check this file with: gitmonkey config validate
 # Lines starting with "#: " are optional settings: delete the "#: " to switch one on.
 
 # Folder holding one git repository per account (<repos_dir>/<account name>/).
