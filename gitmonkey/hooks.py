@@ -18,6 +18,7 @@ import os
 import shlex
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,44 +168,140 @@ def audit_and_notify(
     recheck_justifications: bool = False,
 ) -> dict[str, Any]:
     """Audit the range plus pending ranges; every issue file's justifications are re-checked
-    (for expiries) when asked or when the ranges changed a justification."""
+    (for expiries) when asked or when the ranges changed a justification.
+
+    Issue events of audit commits that an earlier run made but did not hand over (see
+    ``HANDOFF_FILE``) are rebuilt from those commits and handed over with this run's events.
+    """
     from gitmonkey.audit.run import audit_ranges
 
+    owed, owed_from = owed_audits(repo)
     pending = load_pending(repo.state_dir)
     ranges = list(pending)
     if new is not None:
-        old = audited_head(repo, new) or old
+        old = audited_head(repo, new) or (owed_from[0] if owed_from else old)
         if old != new:
             ranges.append((old, new))
     summary: dict[str, Any] = {"ranges": len(ranges)}
-    events = list(extra_events)
+    replayed = _replay(repo, account, owed)
+    events = list(extra_events) + replayed
+    if owed:
+        summary["replayed"] = {"commits": list(owed), "events": len(replayed)}
     if ranges or recheck_justifications:
+        item_old = (ranges[0][0] if len(ranges) == 1 else _oldest(repo, ranges)) if ranges else None
+        start = (item_old,) if new is not None and ranges else owed_from
+        _save_handoff(repo, owed, start=start, base=repo.head())
         try:
             result = audit_ranges(repo, config, account, ranges, now=now,
                                   recheck_justifications=recheck_justifications)
         except Exception as exc:
+            _save_handoff(repo, owed, start=start)
             if new is not None and old != new:
                 record_pending(repo.state_dir, old, new, f"{type(exc).__name__}: {exc}")
             raise
+        if result.commit:
+            owed = [*owed, result.commit]
+            _save_handoff(repo, owed, start=start)
         summary.update(result.to_dict())
         events += result.events
         log(repo.state_dir, f"audit {_range_text(ranges)}: {result.counts()} commit={result.commit}")
-        notified: dict[str, Any] = {}
-        if ranges:
-            item_old = ranges[0][0] if len(ranges) == 1 else _oldest(repo, ranges)
-            notified = hand_to_notifier(repo, config, account, item_old, new, events)
-        elif events:
-            notified = hand_to_notifier(repo, config, account, None, None, events)
-        summary["notify"] = notified
+
         # Only once the events are in the outbox does the range count as done; otherwise the
-        # next run starts again from the last audited commit (the audit itself is idempotent).
-        if "error" not in notified:
+        # next run starts again from the last audited commit (the audit itself is idempotent)
+        # and rebuilds the issue events of the audit commits it owes.
+        def handed_over() -> None:
             clear_pending(repo.state_dir)
             if new is not None:
                 mark_audited(repo, result.commit or new)
-    elif events:
-        summary["notify"] = hand_to_notifier(repo, config, account, None, None, events)
+            clear_handoff(repo)
+
+        if ranges:
+            summary["notify"] = hand_to_notifier(repo, config, account, item_old, new, events,
+                                                 on_queued=handed_over)
+        elif events:
+            summary["notify"] = hand_to_notifier(repo, config, account, None, None, events,
+                                                 on_queued=handed_over)
+        else:
+            summary["notify"] = {}
+            handed_over()
+    elif events or owed:
+        summary["notify"] = hand_to_notifier(repo, config, account, None, None, events,
+                                             on_queued=lambda: clear_handoff(repo))
     return summary
+
+
+# -- audit commits not yet handed to the notifier -----------------------------------------------
+
+HANDOFF_FILE = "audit-handoff.json"
+"""``{"commits": [...], "base": sha, "from": [sha | null]}``, written around every audit.
+
+``commits`` are audit commits this repository made whose issue events are not yet in the outbox;
+``base`` (only while an audit runs) is HEAD before it, so that an audit commit made by a run
+killed before it could record it is found too (the bot's audit commit right after ``base``);
+``from`` is where that run's item range started, for when no commit was ever marked audited.
+Only this repository's own audit commits are owed: audit commits pulled from a remote, or made
+by ``gitmonkey audit`` and handed over, are never replayed.
+"""
+
+
+def owed_audits(repo: AccountRepository) -> tuple[list[str], tuple[str | None] | None]:
+    """Audit commits whose events an earlier run did not hand over, and that run's range start."""
+    path = repo.state_dir / HANDOFF_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        commits = [str(c) for c in data.get("commits", [])]
+        base = data.get("base")
+        start = tuple(data["from"]) if isinstance(data.get("from"), list) else None
+    except FileNotFoundError:
+        return [], None
+    except (ValueError, TypeError, AttributeError) as exc:
+        log(repo.state_dir, f"{path} is unreadable ({exc}); audit events it listed may not be notified")
+        return [], None
+    head = repo.head()
+    if head is None:
+        return [], None
+    if base:
+        from gitmonkey.audit.replay import audit_commits
+
+        if _is_ancestor(repo, base, head):
+            commits += [c.sha for c in audit_commits(repo, base, head)[:1] if c.parent == base]
+    if start and start[0] and not _is_ancestor(repo, start[0], head):
+        start = None
+    # The marker moves only once events are queued: a commit it has passed was handed over.
+    marker = audited_head(repo, head)
+    owed = [c for c in dict.fromkeys(commits)
+            if _is_ancestor(repo, c, head) and not (marker and _is_ancestor(repo, c, marker))]
+    return owed, start
+
+
+def _replay(repo: AccountRepository, account: AccountConfig, owed: list[str]) -> list[Event]:
+    if not owed:
+        return []
+    from gitmonkey.audit.replay import audit_commits_at, issue_events_of
+
+    return issue_events_of(repo, account, audit_commits_at(repo, owed))
+
+
+def _save_handoff(
+    repo: AccountRepository, commits: list[str], *, start: tuple[str | None] | None, base: str | None = None
+) -> None:
+    data: dict[str, Any] = {"commits": list(commits)}
+    if base:
+        data["base"] = base
+    if start is not None:
+        data["from"] = list(start)
+    if commits or base:
+        _write_json(repo.state_dir / HANDOFF_FILE, data)
+    else:
+        clear_handoff(repo)
+
+
+def clear_handoff(repo: AccountRepository) -> None:
+    (repo.state_dir / HANDOFF_FILE).unlink(missing_ok=True)
+
+
+def _is_ancestor(repo: AccountRepository, ancestor: str, descendant: str) -> bool:
+    return git_process(repo.path, "merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
 
 
 def audited_head(repo: AccountRepository, new: str) -> str | None:
@@ -250,13 +347,19 @@ def hand_to_notifier(
     old: str | None,
     new: str | None,
     issue_events: list[Event],
+    *,
+    on_queued: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """The single place where the audit flow hands events to ``gitmonkey.notify``.
 
     Item events for ``old..new`` come first, then the audit's and the caller's events. A
     notifier failure never fails the flow: messages stay in the outbox for ``notify flush``.
+    ``on_queued`` runs once the events are in the outbox (or no notifications are configured),
+    before delivery: a process killed while delivering does not queue them again.
     """
     if not config.notifications:
+        if on_queued is not None:
+            on_queued()
         return {"skipped": "no notifications configured"}
     from gitmonkey import notify
     from gitmonkey.notify import changes
@@ -269,6 +372,8 @@ def hand_to_notifier(
         error = f"{type(exc).__name__}: {exc}"
         log(repo.state_dir, f"queuing notifications failed; the range will be audited again: {error}")
         return {"error": error}
+    if on_queued is not None:
+        on_queued()
     try:
         flushed = notify.flush(repo.state_dir, config.notifications)
     except Exception as exc:
