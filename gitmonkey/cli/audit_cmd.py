@@ -74,11 +74,18 @@ def audit(everything: bool, account: str | None, output_format: str, config_path
             with repo.lock():
                 if everything:
                     result = audit_all(repo, config, acct)
-                    hooks.clear_pending(repo.state_dir)
                     summary = result.to_dict()
-                    summary["notify"] = hooks.hand_to_notifier(repo, config, acct, None, None, result.events)
-                    if repo.head():
-                        hooks.mark_audited(repo, repo.head())
+                    head = repo.head()
+
+                    def queued(repo=repo, head=head) -> None:
+                        # everything up to head is audited once its events are in the outbox
+                        hooks.clear_pending(repo.state_dir)
+                        if head:
+                            hooks.mark_audited(repo, head)
+
+                    summary["notify"] = hooks.hand_to_notifier(
+                        repo, config, acct, None, None, result.events, on_queued=queued
+                    )
                 else:
                     summary = hooks.audit_and_notify(repo, config, acct, None, None, [],
                                                      recheck_justifications=True)
