@@ -25,6 +25,10 @@ from gitmonkey.audit.context import SAME, UNKNOWN, AuditContext
 RESOURCE_POLICY_KEYS: dict[str, str] = {
     "s3.bucket": "Policy",
     "iam.role": "AssumeRolePolicyDocument",
+    "sqs.queue": "Policy",
+    "sns.topic": "Policy",
+    "kms.key": "KeyPolicy",
+    "lambda.function": "Policy",
 }
 INLINE_POLICY_LISTS: dict[str, str] = {
     "iam.user": "UserPolicyList",

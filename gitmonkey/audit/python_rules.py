@@ -62,7 +62,14 @@ _RESOURCE_POLICY_CHECKS = (
 )
 _REMEDIATE_ARN = ("Correct the ARN; if it is a unique id, the principal was deleted: remove it, or name the "
                   "re-created principal again.")
-_RESOURCE_POLICY_PREFIX = {"s3.bucket": "s3.bucket.policy", "iam.role": "iam.role.trust"}
+_RESOURCE_POLICY_PREFIX = {
+    "s3.bucket": "s3.bucket.policy",
+    "iam.role": "iam.role.trust",
+    "sqs.queue": "sqs.queue.policy",
+    "sns.topic": "sns.topic.policy",
+    "kms.key": "kms.key.policy",
+    "lambda.function": "lambda.function.policy",
+}
 
 
 def _register(func: Callable[..., Iterable[Hit]], **fields: Any) -> None:
