@@ -192,3 +192,17 @@ def test_csv_keeps_line_breaks_inside_a_cell() -> None:
     row = issue_row("a\rb", name="x\r\ny", details="one\ntwo")
     [parsed] = list(csv.DictReader(io.StringIO(output.render_csv([row]), newline="")))
     assert (parsed["item_id"], parsed["item_name"], parsed["details"]) == ("a\rb", "x\r\ny", "one\ntwo")
+
+
+def test_rules_list_works_without_a_configuration_file(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gitmonkey.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITMONKEY_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["rules", "list", "--technology", "s3.*"])
+    assert result.exit_code == 0, result.output
+    assert "s3.bucket.acl-internet" in result.output
+    missing = CliRunner().invoke(cli, ["rules", "list", "--config", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 2 and "no configuration file" in missing.output

@@ -194,11 +194,9 @@ def rules_list(technology: str | None, output_format: str, config_path: str | No
     import fnmatch
 
     from gitmonkey.audit.rules import RuleError
-    from gitmonkey.audit.run import load_ruleset
 
-    config = load(config_path)
     try:
-        ruleset = load_ruleset(config)
+        ruleset = _ruleset_for(config_path)
     except (RuleError, ConfigError) as exc:
         fail(str(exc), EXIT_CONFIG)
     selected = [r for r in ruleset.rules
@@ -225,14 +223,10 @@ def rules_test(files: tuple[str, ...], config_path: str | None) -> None:
     Example:
       gitmonkey rules test tests/rule_cases/s3_bucket_public_acl.yaml
     """
-    from gitmonkey.audit.rules import RuleError, RuleSet
+    from gitmonkey.audit.rules import RuleError
 
     try:
-        if config_path or find_config_path().exists():
-            config = load(config_path)
-            ruleset = RuleSet.load(config.audit, base_dir=config.path.parent)
-        else:
-            ruleset = RuleSet.load({}, base_dir=Path.cwd())
+        ruleset = _ruleset_for(config_path)
         failures = [f"{name}: {failure}" for name in files for failure in ruleset.test_file(Path(name))]
     except (RuleError, ConfigError) as exc:
         fail(str(exc), EXIT_CONFIG)
@@ -240,6 +234,17 @@ def rules_test(files: tuple[str, ...], config_path: str | None) -> None:
         click.echo(failure)
     click.echo(f"{len(files)} file(s), {len(failures)} failure(s)")
     sys.exit(EXIT_ERROR if failures else EXIT_OK)
+
+
+def _ruleset_for(config_path: str | None) -> Any:
+    """The rules of the configuration, or the built-in ones when there is no configuration file
+    (rules can be listed and tested before anything is set up)."""
+    from gitmonkey.audit.rules import RuleSet
+
+    if config_path or find_config_path().exists():
+        config = load(config_path)
+        return RuleSet.load(config.audit, base_dir=config.path.parent)
+    return RuleSet.load({}, base_dir=Path.cwd())
 
 
 def _repo_path(repo: str | None, account: str | None, config_path: str | None) -> Path:
