@@ -1,0 +1,142 @@
+"""SQS watchers: queues (one paginated ListQueues per region; per queue GetQueueAttributes(All)
+and ListQueueTags, on a small thread pool).
+
+SQS reports every attribute as a string. Numbers, booleans and timestamps are recorded typed,
+so that rules can compare them and so that ``"5"`` and ``5`` in a redrive policy are one value.
+``DeadLetterSourceQueues`` (Security Monkey called ListDeadLetterSourceQueues per queue) is
+derived from the region's redrive policies instead: a dead-letter queue must be in the same
+account and region as its sources, so the listing already holds the answer.
+"""
+
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import collect, decode_policy, is_error, partition
+
+QUEUE_WORKERS = 8
+# Without MaxResults, ListQueues returns at most 1,000 URLs and no NextToken: a silent truncation.
+LIST_PAGE_SIZE = 1000
+GONE_CODES = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+_INTEGERS = frozenset({
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesDelayed",
+    "ApproximateNumberOfMessagesNotVisible",
+    "DelaySeconds",
+    "KmsDataKeyReusePeriodSeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+})
+_BOOLEANS = frozenset({"ContentBasedDeduplication", "FifoQueue", "SqsManagedSseEnabled"})
+_TIMESTAMPS = frozenset({"CreatedTimestamp", "LastModifiedTimestamp"})
+_DOCUMENTS = frozenset({"Policy", "RedrivePolicy", "RedriveAllowPolicy"})
+# Present in every document, null when the queue does not have them.
+_ALWAYS = ("Policy", "RedrivePolicy", "RedriveAllowPolicy", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds")
+
+
+def _typed(key: str, value: Any) -> Any:
+    """An attribute's string as its type; a value AWS spells unexpectedly stays the string it was."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if key in _INTEGERS:
+            return int(value)
+        if key in _TIMESTAMPS:
+            return datetime.datetime.fromtimestamp(float(value), tz=datetime.UTC)
+    except (ValueError, OverflowError):
+        return value
+    if key in _BOOLEANS and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if key in _DOCUMENTS:
+        return decode_policy(value)
+    return value
+
+
+def _redrive_policy(document: Any) -> Any:
+    if isinstance(document, dict) and isinstance(document.get("maxReceiveCount"), str):
+        try:
+            return {**document, "maxReceiveCount": int(document["maxReceiveCount"])}
+        except ValueError:
+            return document
+    return document
+
+
+def queue_name(url: str) -> str:
+    """The queue name, the last segment of its URL (``https://sqs.<region>.../<account>/<name>``)."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _describe(ctx: SliceContext, url: str) -> Item | None:
+    sqs = ctx.client("sqs")
+    try:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes") or {}
+        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+    except ClientError as exc:
+        if is_error(exc, *GONE_CODES):  # deleted between the listing and now
+            return None
+        raise
+    name = queue_name(url)
+    configuration: dict[str, Any] = dict.fromkeys(_ALWAYS)
+    configuration.update({key: _typed(key, value) for key, value in attributes.items()})
+    configuration["RedrivePolicy"] = _redrive_policy(configuration["RedrivePolicy"])
+    configuration.update({"QueueName": name, "QueueUrl": url, "Tags": dict(tags)})
+    configuration.setdefault("FifoQueue", False)
+    arn = attributes.get("QueueArn") or (
+        f"arn:{partition(ctx.region)}:sqs:{ctx.region}:{ctx.account_id}:{name}"
+    )
+    return Item(technology="sqs.queue", region=ctx.region, id=name, name=name, arn=arn,
+                configuration=configuration)
+
+
+def _link_dead_letter_sources(items: list[Item]) -> None:
+    sources: dict[str, list[str]] = {item.arn: [] for item in items}
+    for item in items:
+        redrive = item.configuration.get("RedrivePolicy")
+        target = redrive.get("deadLetterTargetArn") if isinstance(redrive, dict) else None
+        if isinstance(target, str) and target in sources:
+            sources[target].append(item.arn)
+    for item in items:
+        item.configuration["DeadLetterSourceQueues"] = sorted(sources[item.arn])
+
+
+def list_queues(ctx: SliceContext) -> list[Item]:
+    """Every queue of the region; a failed read of any queue fails the whole listing."""
+    urls = list(dict.fromkeys(
+        collect(ctx.client("sqs"), "list_queues", "QueueUrls", PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+    ))
+    with ThreadPoolExecutor(max_workers=QUEUE_WORKERS, thread_name_prefix="sqs-queue") as pool:
+        described = list(pool.map(lambda url: _describe(ctx, url), urls))
+    items = [item for item in described if item is not None]
+    _link_dead_letter_sources(items)
+    return items
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="sqs.queue",
+        is_global=False,
+        list_items=list_queues,
+        description=(
+            "SQS queues: access policy, redrive (dead-letter) and redrive-allow policies, dead-letter "
+            "source queues, encryption (KMS or SQS-managed), visibility timeout, retention, delay, "
+            "message size, FIFO settings, tags."
+        ),
+        ephemeral_paths=(
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesDelayed",
+            "ApproximateNumberOfMessagesNotVisible",
+            "LastModifiedTimestamp",
+        ),
+        unordered_paths=("RedriveAllowPolicy.sourceQueueArns",),
+        iam_actions=("sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+    ),
+)
