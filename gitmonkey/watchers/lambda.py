@@ -1,0 +1,132 @@
+"""Lambda watchers: functions (region-wide ListFunctions and ListEventSourceMappings; per function,
+its resource policy, function URL, aliases and tags).
+
+``lambda`` is a Python keyword, so this module is reached through the registry (``importlib``),
+never by an ``import`` statement; the registry only needs the file name to equal the service.
+
+A deploy is a configuration change: ``CodeSha256`` and ``CodeSize`` stay in history, so new code
+shows up as a commit. ``LastModified`` and the ``RevisionId`` values change on every update, even
+one that sets the same values, and add nothing the other fields do not say: they are ephemeral.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error
+
+FUNCTION_WORKERS = 8
+_NOT_FOUND = ("ResourceNotFoundException",)
+_URL_FIELDS = ("FunctionUrl", "AuthType", "Cors", "InvokeMode", "CreationTime", "LastModifiedTime")
+
+
+def _unqualified(function_arn: str) -> str:
+    """``arn:aws:lambda:r:a:function:name[:alias-or-version]`` without the qualifier."""
+    return ":".join(function_arn.split(":")[:7])
+
+
+def _mappings_by_function(ctx: SliceContext) -> dict[str, list[dict[str, Any]]]:
+    """The region's event source mappings by unqualified function ARN: one listing, not one per function."""
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for mapping in collect(ctx.client("lambda"), "list_event_source_mappings", "EventSourceMappings"):
+        grouped[_unqualified(mapping.get("FunctionArn", ""))].append(mapping)
+    return grouped
+
+
+def _describe(ctx: SliceContext, function: dict[str, Any], mappings: list[dict[str, Any]]) -> Item:
+    """One function's item. The "absent" calls run first: a ResourceNotFoundException there means no
+    policy (or no URL) but could also mean the function is gone, which the listing calls after them
+    then tell apart by raising."""
+    client = ctx.client("lambda")
+    name = function["FunctionName"]
+    arn = function["FunctionArn"]
+    policy = call_or_absent(client.get_policy, _NOT_FOUND, FunctionName=name)
+    url = call_or_absent(client.get_function_url_config, _NOT_FOUND, FunctionName=name)
+    aliases = collect(client, "list_aliases", "Aliases", FunctionName=name)
+    tags = client.list_tags(Resource=arn).get("Tags") or {}
+    configuration = {
+        **function,
+        "Policy": decode_policy(policy["Policy"]) if policy else None,
+        "FunctionUrlConfig": {key: url[key] for key in _URL_FIELDS if key in url} if url else None,
+        "Aliases": aliases,
+        "EventSourceMappings": mappings,
+        "Tags": tags,
+    }
+    return Item(
+        technology="lambda.function",
+        region=ctx.region,
+        id=name,
+        name=name,
+        arn=arn,
+        configuration=configuration,
+    )
+
+
+def list_functions(ctx: SliceContext) -> list[Item]:
+    """Every function of the region; the four per-function calls run on a small thread pool."""
+
+    def describe(function: dict[str, Any]) -> Item | None:
+        try:
+            return _describe(ctx, function, mappings.get(_unqualified(function["FunctionArn"]), []))
+        except ClientError as exc:
+            if is_error(exc, *_NOT_FOUND):  # deleted between the listing and now
+                return None
+            raise
+
+    functions = collect(ctx.client("lambda"), "list_functions", "Functions")
+    if not functions:
+        return []
+    mappings = _mappings_by_function(ctx)
+    with ThreadPoolExecutor(max_workers=FUNCTION_WORKERS, thread_name_prefix="lambda-fn") as pool:
+        described = list(pool.map(describe, functions))  # re-raises the first failure: no partial list
+    return [item for item in described if item is not None]
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="lambda.function",
+        is_global=False,
+        list_items=list_functions,
+        description=(
+            "Lambda functions: runtime, handler, role, timeout, memory, VPC, layers, architectures, "
+            "tracing, KMS key, environment variables (values hashed), code hash, resource policy, "
+            "function URL, aliases, event source mappings, tags."
+        ),
+        ephemeral_paths=(
+            "LastModified",
+            "RevisionId",
+            "State",
+            "StateReason",
+            "StateReasonCode",
+            "LastUpdateStatus",
+            "LastUpdateStatusReason",
+            "LastUpdateStatusReasonCode",
+            "FunctionUrlConfig.LastModifiedTime",
+            "Aliases.*.RevisionId",
+            "EventSourceMappings.*.LastModified",
+            "EventSourceMappings.*.LastProcessingResult",
+            "EventSourceMappings.*.StateTransitionReason",
+        ),
+        secret_paths=("Environment.Variables.*",),
+        unordered_paths=(
+            "Aliases",
+            "EventSourceMappings",
+            "VpcConfig.SubnetIds",
+            "VpcConfig.SecurityGroupIds",
+        ),
+        iam_actions=(
+            "lambda:ListFunctions",
+            "lambda:ListEventSourceMappings",
+            "lambda:GetPolicy",
+            "lambda:GetFunctionUrlConfig",
+            "lambda:ListAliases",
+            "lambda:ListTags",
+        ),
+    ),
+)
