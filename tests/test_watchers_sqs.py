@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -11,6 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import normalize_item
@@ -298,6 +300,28 @@ def test_redrive_allow_policy_is_decoded_and_its_sources_sorted(monkeypatch):
     assert item.configuration["RedriveAllowPolicy"] == expected
     document = normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k").document
     assert document["configuration"]["RedriveAllowPolicy"]["sourceQueueArns"] == sorted(sources)
+
+
+def test_resource_policy_rules_read_the_watchers_policy(aws):
+    """The built-in sqs.queue.policy-* rules find the policy where this watcher writes it."""
+    public = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:role/x"},
+             "Action": "sqs:ReceiveMessage", "Resource": "*"},
+        ],
+    }
+    aws.create_queue(QueueName="open", Attributes={"Policy": json.dumps(public)})
+    (item,) = sqs.list_queues(make_ctx())
+    document = json.loads(normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k").content)
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    ctx = AuditContext(ACCOUNT, "test", {}, (), datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC))
+
+    found = {(f.rule_id, f.key) for f in rules.evaluate(document, None, ctx)}
+
+    assert ("sqs.queue.policy-internet", "*") in found
+    assert ("sqs.queue.policy-unknown-account", "arn:aws:iam::999999999999:role/x") in found
 
 
 def test_technology_metadata():
