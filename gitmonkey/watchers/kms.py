@@ -1,0 +1,169 @@
+"""KMS watchers: customer-managed keys (region-wide ListKeys and ListAliases; five calls per key).
+
+Only customer-managed keys are recorded. AWS-managed keys (``alias/aws/*``, KeyManager ``AWS``)
+are skipped: their policy, rotation (always on, yearly) and grants belong to AWS, so nothing
+about them is actionable and recording them would only add items and calls. A key that an
+``alias/aws/`` alias points to is AWS-managed (the prefix is reserved) and costs no call at all;
+the others are described, and skipped when KeyManager says ``AWS``.
+
+Configuration: the DescribeKey metadata (every field, ``None`` when AWS omits it), the
+``default`` key policy decoded under ``KeyPolicy`` (the key read by the resource-policy rules),
+the rotation status, the aliases (sorted), the grants and the tags.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import TruncatedListError, call_or_absent, decode_policy, is_error, pages
+
+KEY_WORKERS = 8
+_AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
+# Arn and AWSAccountId are the document's own arn and account; CustomerMasterKeySpec is the
+# deprecated spelling of KeySpec.
+_METADATA_FIELDS = (
+    "KeyId",
+    "Description",
+    "CreationDate",
+    "Enabled",
+    "KeyState",
+    "DeletionDate",
+    "PendingDeletionWindowInDays",
+    "KeyManager",
+    "KeyUsage",
+    "KeySpec",
+    "Origin",
+    "ValidTo",
+    "ExpirationModel",
+    "CustomKeyStoreId",
+    "CloudHsmClusterId",
+    "XksKeyConfiguration",
+    "EncryptionAlgorithms",
+    "SigningAlgorithms",
+    "MacAlgorithms",
+    "KeyAgreementAlgorithms",
+    "EncapsulationAlgorithms",
+    "MultiRegion",
+    "MultiRegionConfiguration",
+    "CurrentKeyMaterialId",
+)
+_ALGORITHM_LISTS = (
+    "EncryptionAlgorithms",
+    "SigningAlgorithms",
+    "MacAlgorithms",
+    "KeyAgreementAlgorithms",
+    "EncapsulationAlgorithms",
+)
+# Automatic rotation does not apply to asymmetric, HMAC, imported or custom-key-store keys,
+# nor to keys in some states (pending import): the status is then absent, not a failure.
+_ROTATION_NOT_APPLICABLE = ("UnsupportedOperationException", "KMSInvalidStateException")
+
+
+def _collect(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
+    """Every element of a KMS listing; KMS says ``Truncated`` where others say ``IsTruncated``."""
+    result = pages(client, operation, **params)
+    if result and result[-1].get("Truncated"):
+        raise TruncatedListError(f"{operation}: AWS reported more results but returned no marker")
+    return [element for page in result for element in page.get(key) or []]
+
+
+def _aliases_by_key(kms: Any) -> dict[str, list[str]]:
+    aliases: dict[str, list[str]] = {}
+    for alias in _collect(kms, "list_aliases", "Aliases"):
+        if alias.get("TargetKeyId"):
+            aliases.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
+    return {key_id: sorted(names) for key_id, names in aliases.items()}
+
+
+def _grant(grant: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in grant.items() if name != "KeyId"}
+
+
+def _describe(ctx: SliceContext, key: dict[str, Any], aliases: list[str]) -> Item | None:
+    kms = ctx.client("kms")
+    key_id = key["KeyId"]
+    metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    if metadata.get("KeyManager") == "AWS":
+        return None
+    policy = kms.get_key_policy(KeyId=key_id, PolicyName="default").get("Policy")
+    rotation = call_or_absent(kms.get_key_rotation_status, _ROTATION_NOT_APPLICABLE, KeyId=key_id) or {}
+    grants = _collect(kms, "list_grants", "Grants", KeyId=key_id)
+    tags = _collect(kms, "list_resource_tags", "Tags", KeyId=key_id)
+
+    configuration: dict[str, Any] = {field: metadata.get(field) for field in _METADATA_FIELDS}
+    configuration.update(
+        KeyPolicy=decode_policy(policy),
+        KeyRotationEnabled=rotation.get("KeyRotationEnabled"),
+        RotationPeriodInDays=rotation.get("RotationPeriodInDays"),
+        NextRotationDate=rotation.get("NextRotationDate"),
+        OnDemandRotationStartDate=rotation.get("OnDemandRotationStartDate"),
+        Aliases=aliases,
+        Grants=[_grant(grant) for grant in grants],
+        Tags={tag["TagKey"]: tag.get("TagValue", "") for tag in tags},
+    )
+    return Item(
+        technology="kms.key",
+        region=ctx.region,
+        id=key_id,
+        name=aliases[0] if aliases else key_id,
+        arn=metadata.get("Arn") or key["KeyArn"],
+        configuration=configuration,
+    )
+
+
+def list_keys(ctx: SliceContext) -> list[Item]:
+    """Every customer-managed key of the region; per-key reads run on a small pool of threads."""
+    kms = ctx.client("kms")
+    keys = _collect(kms, "list_keys", "Keys")
+    aliases = _aliases_by_key(kms)
+
+    def describe(key: dict[str, Any]) -> Item | None:
+        try:
+            return _describe(ctx, key, aliases.get(key["KeyId"], []))
+        except ClientError as exc:
+            if is_error(exc, "NotFoundException"):  # deleted between the listing and now
+                return None
+            raise
+
+    candidates = [
+        key for key in keys
+        if not any(name.startswith(_AWS_MANAGED_ALIAS_PREFIX) for name in aliases.get(key["KeyId"], ()))
+    ]
+    with ThreadPoolExecutor(max_workers=KEY_WORKERS, thread_name_prefix="kms-key") as pool:
+        described = list(pool.map(describe, candidates))  # re-raises the first failure: no partial list
+    return [item for item in described if item is not None]
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="kms.key",
+        is_global=False,
+        list_items=list_keys,
+        description=(
+            "Customer-managed KMS keys (AWS-managed keys are skipped): key metadata (state, usage, spec, "
+            "origin, multi-Region, deletion date...), key policy, rotation status, aliases, grants, tags."
+        ),
+        ephemeral_paths=("CurrentKeyMaterialId", "NextRotationDate", "OnDemandRotationStartDate"),
+        unordered_paths=(
+            "Aliases",
+            "Grants",
+            "Grants.*.Operations",
+            *_ALGORITHM_LISTS,
+            "MultiRegionConfiguration.ReplicaKeys",
+        ),
+        iam_actions=(
+            "kms:ListKeys",
+            "kms:ListAliases",
+            "kms:DescribeKey",
+            "kms:GetKeyPolicy",
+            "kms:GetKeyRotationStatus",
+            "kms:ListGrants",
+            "kms:ListResourceTags",
+        ),
+    ),
+)
