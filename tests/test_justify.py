@@ -188,3 +188,16 @@ def test_ci_workflows_run_check(tmp_path: Path) -> None:
     assert (tmp_path / GITLAB_CI).read_text() == "other: {}\n"
     write_ci_workflows(tmp_path, force=True)
     assert "gitmonkey-check" in (tmp_path / GITLAB_CI).read_text()
+
+
+def test_check_outside_a_repository_is_an_error_not_a_pass(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gitmonkey.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITMONKEY_CONFIG", raising=False)
+    here = CliRunner().invoke(cli, ["check"])
+    assert here.exit_code == 1 and "not a git repository" in here.output
+    missing = CliRunner().invoke(cli, ["check", "--repo", str(tmp_path / "nope")])
+    assert missing.exit_code == 2

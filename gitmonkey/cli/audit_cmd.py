@@ -73,19 +73,12 @@ def audit(everything: bool, account: str | None, output_format: str, config_path
         try:
             with repo.lock():
                 if everything:
+                    # The audited-head marker, pending ranges and owed audit commits are left
+                    # to the hooks and syncs: they still owe the item events and any issue
+                    # events of an interrupted run, which --all does not produce.
                     result = audit_all(repo, config, acct)
                     summary = result.to_dict()
-                    head = repo.head()
-
-                    def queued(repo=repo, head=head) -> None:
-                        # everything up to head is audited once its events are in the outbox
-                        hooks.clear_pending(repo.state_dir)
-                        if head:
-                            hooks.mark_audited(repo, head)
-
-                    summary["notify"] = hooks.hand_to_notifier(
-                        repo, config, acct, None, None, result.events, on_queued=queued
-                    )
+                    summary["notify"] = hooks.hand_to_notifier(repo, config, acct, None, None, result.events)
                 else:
                     summary = hooks.audit_and_notify(repo, config, acct, None, None, [],
                                                      recheck_justifications=True)
@@ -301,7 +294,9 @@ def _known_fingerprint(repo_path: Path, fp: str) -> bool:
 
 
 @click.command()
-@click.option("--repo", type=click.Path(file_okay=False), help="Account repository (default: .).")
+@click.option(
+    "--repo", type=click.Path(file_okay=False, exists=True), help="Account repository (default: .)."
+)
 @click.option("--account", help="Account whose repository to check (instead of --repo).")
 @format_option("text", "json")
 @config_option
@@ -321,6 +316,8 @@ def check(repo: str | None, account: str | None, output_format: str, config_path
     if config_path or account or find_config_path().exists():
         config = load(config_path)
     path = _repo_path(repo, account, config_path)
+    if not _is_git_repository(path):
+        fail(f"{path.resolve()} is not a git repository: nothing to check (give --repo or --account)")
     problems = check_repository(
         path,
         audit_config=config.audit if config else None,
@@ -335,6 +332,12 @@ def check(repo: str | None, account: str | None, output_format: str, config_path
             click.echo(str(problem), err=True)
         click.echo("ok" if not errors else f"{len(errors)} error(s)")
     sys.exit(EXIT_ERROR if errors else EXIT_OK)
+
+
+def _is_git_repository(path: Path) -> bool:
+    from gitmonkey.gitcmd import git_process
+
+    return path.is_dir() and git_process(path, "rev-parse", "--git-dir", check=False).returncode == 0
 
 
 @click.command(hidden=True)
