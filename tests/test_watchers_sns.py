@@ -223,19 +223,25 @@ def test_changed_endpoint_url_changes_the_hash(aws):
     assert old_sub["EndpointUrl"] != new_sub["EndpointUrl"]
 
 
-def test_public_policy_fires_the_resource_policy_rule(aws):
+def test_audit_reads_the_watcher_output(aws):
+    """The built-in rules find the public policy of a real topic and nothing on a default one."""
     _alerts_topic()
-    (item,) = sns.list_topics(make_ctx())
+    boto3.client("sns", region_name=REGION).create_topic(Name="quiet")
     (tech,) = sns.TECHNOLOGIES
-    document = normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").document
+    documents = {
+        item.id: normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").document
+        for item in sns.list_topics(make_ctx())
+    }
     ruleset = RuleSet.load({}, base_dir=Path.cwd())
     ctx = AuditContext.from_config(
         {}, account_id=ACCOUNT, account_name="test", now=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     )
 
-    findings = {f.rule_id for f in ruleset.evaluate(document, None, ctx)}
+    alerts = {(f.rule_id, f.key) for f in ruleset.evaluate(documents["alerts"], None, ctx)}
+    quiet = ruleset.evaluate(documents["quiet"], None, ctx)
 
-    assert "sns.topic.policy-internet" in findings
+    assert ("sns.topic.policy-internet", "*") in alerts
+    assert quiet == []
 
 
 def test_each_region_reads_only_its_own_topics(aws):
