@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.kms.models import kms_backends
 
+from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import normalize_item
@@ -218,6 +220,31 @@ def test_normalised_document(aws):
     assert config["Grants"][0]["Operations"] == ["Decrypt", "Encrypt", "GenerateDataKey"]
     assert config["Aliases"] == ["alias/app", "alias/zeta"]
     assert config["KeyPolicy"] == POLICY
+
+
+def test_rules_on_moto_made_keys(aws):
+    stranger = "arn:aws:iam::999999999999:role/x"
+    open_policy = {**POLICY, "Statement": [*POLICY["Statement"], {
+        "Sid": "Stranger", "Effect": "Allow", "Principal": {"AWS": stranger}, "Action": "kms:Decrypt",
+        "Resource": "*"}]}
+    unrotated = aws.create_key(Policy=json.dumps(open_policy))["KeyMetadata"]["KeyId"]
+    rotated = _app_key(aws)
+    (tech,) = kms.TECHNOLOGIES
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    ctx = AuditContext(ACCOUNT, "test", {"111111111111": {"name": "partner", "type": "friendly"}}, (),
+                       datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC))
+
+    found = {}
+    for item in kms.list_keys(make_ctx()):
+        document = normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").document
+        found[item.id] = {(f.rule_id, f.key) for f in rules.evaluate(document, None, ctx)}
+
+    assert found[unrotated] == {
+        ("kms.key.rotation-disabled", "rotation"),
+        ("kms.key.policy-friendly-account", PARTNER_ROLE),
+        ("kms.key.policy-unknown-account", stranger),
+    }
+    assert found[rotated] == {("kms.key.policy-friendly-account", PARTNER_ROLE)}
 
 
 # --- Stubber: what moto does not emulate (AWS-managed keys, rotation errors, paging, failures) ---
