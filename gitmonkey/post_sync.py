@@ -31,7 +31,8 @@ def sync_events(account: AccountConfig, report: AccountReport) -> list[ev.Event]
             title=f"reading {s.key.technology} in {s.key.region} failed",
             technology=s.key.technology,
             region=s.key.region,
-            details={"error": s.error},
+            # the sync id makes a failure that repeats a new message, not a duplicate of the last
+            details={"error": s.error, "sync": report.sync_id},
         )
         for s in report.failed_slices
     ]
@@ -45,7 +46,7 @@ def sync_events(account: AccountConfig, report: AccountReport) -> list[ev.Event]
                 title=f"{technology} in {region} has not been read successfully for too long",
                 technology=technology,
                 region=region,
-                details={"slice": key},
+                details={"slice": key, "sync": report.sync_id},
             )
         )
     events.append(
@@ -59,6 +60,7 @@ def sync_events(account: AccountConfig, report: AccountReport) -> list[ev.Event]
             ),
             commit=report.commits[-1] if report.commits else None,
             details={
+                "sync": report.sync_id,
                 "items": report.items,
                 "added": report.added,
                 "modified": report.modified,

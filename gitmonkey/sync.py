@@ -61,6 +61,7 @@ class SliceOutcome:
 class AccountReport:
     account: str
     account_id: str
+    sync_id: str = ""
     slices: list[SliceOutcome] = field(default_factory=list)
     added: int = 0
     modified: int = 0
@@ -226,6 +227,7 @@ def run_sync(
 
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=config.concurrency) as pool:
         for run in runs:
+            run.report.sync_id = report.sync_id
             report.accounts.append(run.report)
             try:
                 run.repo = AccountRepository.open(

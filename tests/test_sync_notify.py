@@ -127,3 +127,20 @@ def test_failed_and_stale_slices_are_notified(notifying_config, receiver, monkey
     stale = [e for e in events if e["kind"] == "slice.stale"]
     assert failed and "UnauthorizedOperation" in failed[0]["details"]["error"]
     assert stale and stale[0]["technology"] == "ec2.security_group"
+
+
+def test_a_failure_that_repeats_is_notified_by_each_sync(notifying_config, receiver, monkeypatch):
+    with mock_aws():
+        boto3.client("ec2", region_name="us-east-1").create_security_group(GroupName="web", Description="web")
+        run_sync(notifying_config)
+        before = len(receiver.received)
+        with inject(
+            monkeypatch,
+            "before-send.ec2.DescribeSecurityGroups",
+            lambda **_: error_response(403, "UnauthorizedOperation"),
+        ):
+            run_sync(notifying_config)
+            run_sync(notifying_config)
+    assert len(receiver.received) == before + 2
+    for payload in _payloads(receiver)[-2:]:
+        assert "slice.failed" in _kinds(payload)
