@@ -20,7 +20,7 @@ from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import kms
-from gitmonkey.watchers._common import TruncatedListError
+from gitmonkey.watchers._common import TruncatedListError, collect
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -368,9 +368,9 @@ def test_listings_follow_markers_and_refuse_a_truncation_without_one():
     stub.add_response("list_keys", {"Keys": [], "Truncated": True})
     stub.activate()
 
-    assert [k["KeyId"] for k in kms._collect(client, "list_keys", "Keys")] == [KEY_A, KEY_B]
+    assert [k["KeyId"] for k in collect(client, "list_keys", "Keys")] == [KEY_A, KEY_B]
     with pytest.raises(TruncatedListError, match="list_keys"):
-        kms._collect(client, "list_keys", "Keys")
+        collect(client, "list_keys", "Keys")
 
 
 def test_grants_across_pages_are_all_recorded(monkeypatch):

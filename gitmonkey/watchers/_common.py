@@ -50,11 +50,12 @@ def call_or_absent(call: Callable[..., dict[str, Any]], absent_codes: Iterable[s
 def pages(client: Any, operation: str, **params: Any) -> list[dict[str, Any]]:
     """Every page of a paginated call, or an exception.
 
-    botocore's paginator silently stops when a page says ``IsTruncated`` but carries no
-    marker; for a watcher that would be a partial list recorded as deletions, so it raises.
+    botocore's paginator silently stops when a page says ``IsTruncated`` (KMS: ``Truncated``)
+    but carries no marker; for a watcher that would be a partial list recorded as deletions, so
+    it raises.
     """
     result = [dict(page) for page in client.get_paginator(operation).paginate(**params)]
-    if result and result[-1].get("IsTruncated"):
+    if result and (result[-1].get("IsTruncated") or result[-1].get("Truncated")):
         raise TruncatedListError(f"{operation}: AWS reported more results but returned no marker")
     return result
 

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import TruncatedListError, call_or_absent, decode_policy, is_error, pages
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error
 
 KEY_WORKERS = 8
 _AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
@@ -64,17 +64,9 @@ _ALGORITHM_LISTS = (
 _ROTATION_NOT_APPLICABLE = ("UnsupportedOperationException", "KMSInvalidStateException")
 
 
-def _collect(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
-    """Every element of a KMS listing; KMS says ``Truncated`` where others say ``IsTruncated``."""
-    result = pages(client, operation, **params)
-    if result and result[-1].get("Truncated"):
-        raise TruncatedListError(f"{operation}: AWS reported more results but returned no marker")
-    return [element for page in result for element in page.get(key) or []]
-
-
 def _aliases_by_key(kms: Any) -> dict[str, list[str]]:
     aliases: dict[str, list[str]] = {}
-    for alias in _collect(kms, "list_aliases", "Aliases"):
+    for alias in collect(kms, "list_aliases", "Aliases"):
         if alias.get("TargetKeyId"):
             aliases.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
     return {key_id: sorted(names) for key_id, names in aliases.items()}
@@ -92,8 +84,8 @@ def _describe(ctx: SliceContext, key: dict[str, Any], aliases: list[str]) -> Ite
         return None
     policy = kms.get_key_policy(KeyId=key_id, PolicyName="default").get("Policy")
     rotation = call_or_absent(kms.get_key_rotation_status, _ROTATION_NOT_APPLICABLE, KeyId=key_id) or {}
-    grants = _collect(kms, "list_grants", "Grants", KeyId=key_id)
-    tags = _collect(kms, "list_resource_tags", "Tags", KeyId=key_id)
+    grants = collect(kms, "list_grants", "Grants", KeyId=key_id)
+    tags = collect(kms, "list_resource_tags", "Tags", KeyId=key_id)
 
     configuration: dict[str, Any] = {field: metadata.get(field) for field in _METADATA_FIELDS}
     configuration.update(
@@ -119,7 +111,7 @@ def _describe(ctx: SliceContext, key: dict[str, Any], aliases: list[str]) -> Ite
 def list_keys(ctx: SliceContext) -> list[Item]:
     """Every customer-managed key of the region; per-key reads run on a small pool of threads."""
     kms = ctx.client("kms")
-    keys = _collect(kms, "list_keys", "Keys")
+    keys = collect(kms, "list_keys", "Keys")
     aliases = _aliases_by_key(kms)
 
     def describe(key: dict[str, Any]) -> Item | None:
