@@ -13,6 +13,7 @@ import difflib
 import fnmatch
 import json
 import os
+import pkgutil
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +153,10 @@ def load_config(
 
     cache = ValidationCache(validation_cache)
     schemas = [schema_path("config.schema.json"), *SECTION_SCHEMAS.values()]
-    digest = cache.digest(text, *(s.read_bytes() if s.is_file() else b"-" for s in schemas))
+    # The technologies a config may name come from the watcher modules: their names are part of
+    # the digest (listed without importing them, which would load boto3 into the hook).
+    watchers = ",".join(sorted(m.name for m in pkgutil.iter_modules([str(_PACKAGE / "watchers")])))
+    digest = cache.digest(text, watchers, *(s.read_bytes() if s.is_file() else b"-" for s in schemas))
     if validation_cache is not None and cache.known(digest):
         return config_from_dict(raw, config_path, validate=False)
     config = config_from_dict(raw, config_path)
