@@ -58,3 +58,33 @@ def test_readme_opens_with_the_two_commands():
         "### Forensics with git",
     ):
         assert section in README
+
+
+def test_the_documented_read_only_policy_is_what_the_watchers_need():
+    import json
+    import re
+
+    from gitmonkey.watchers import all_technologies
+
+    text = (Path(__file__).resolve().parent.parent / "docs/readme/watchers.md").read_text(encoding="utf-8")
+    block = re.search(r"## The read-only policy.*?```json\n(.*?)```", text, re.S)
+    assert block, "docs/readme/watchers.md has no read-only policy block"
+    documented = set(json.loads(block.group(1))["Statement"][0]["Action"])
+    needed = {action for tech in all_technologies().values() for action in tech.iam_actions}
+    assert documented == needed, f"missing {sorted(needed - documented)}, extra {sorted(documented - needed)}"
+
+
+def test_every_technology_is_in_the_watchers_table():
+    from gitmonkey.watchers import all_technologies
+
+    text = (Path(__file__).resolve().parent.parent / "docs/readme/watchers.md").read_text(encoding="utf-8")
+    for name in all_technologies():
+        assert f"| `{name}` |" in text, f"{name} is not in the table of docs/readme/watchers.md"
+
+
+def test_every_built_in_rule_is_in_the_rules_table():
+    from gitmonkey.audit.rules import RuleSet
+
+    text = (Path(__file__).resolve().parent.parent / "docs/readme/rules.md").read_text(encoding="utf-8")
+    for rule in RuleSet.load({}, base_dir=Path.cwd()).rules:
+        assert f"| `{rule.id}` | {rule.technology} | {rule.score} |" in text, f"{rule.id} is missing or stale"
