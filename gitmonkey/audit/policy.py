@@ -29,6 +29,10 @@ RESOURCE_POLICY_KEYS: dict[str, str] = {
     "sns.topic": "Policy",
     "kms.key": "KeyPolicy",
     "lambda.function": "Policy",
+    "ec2.vpc_endpoint": "PolicyDocument",
+    "ecr.repository": "Policy",
+    "opensearch.domain": "AccessPolicies",
+    "secretsmanager.secret": "ResourcePolicy",
 }
 INLINE_POLICY_LISTS: dict[str, str] = {
     "iam.user": "UserPolicyList",

@@ -69,6 +69,10 @@ _RESOURCE_POLICY_PREFIX = {
     "sns.topic": "sns.topic.policy",
     "kms.key": "kms.key.policy",
     "lambda.function": "lambda.function.policy",
+    "ec2.vpc_endpoint": "ec2.vpc_endpoint.policy",
+    "ecr.repository": "ecr.repository.policy",
+    "opensearch.domain": "opensearch.domain.policy",
+    "secretsmanager.secret": "secretsmanager.secret.policy",
 }
 
 
