@@ -210,11 +210,74 @@ def create_account() -> dict[str, str]:
                     }
                 ],
             )
+    _create_serverless(ids)
     return ids
+
+
+def _function_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handle(event, context):\n    return {'ok': True}\n")
+    return buffer.getvalue()
+
+
+def _create_serverless(ids: dict[str, str]) -> None:
+    """A queue and a function whose environment holds a (fake) database password."""
+    import boto3
+
+    role = boto3.client("iam").get_role(RoleName="app-server")["Role"]["Arn"]
+    boto3.client("sqs").create_queue(QueueName="orders", tags={"team": "checkout"})
+    boto3.client("lambda").create_function(
+        FunctionName="orders-api",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handle",
+        Code={"ZipFile": _function_zip()},
+        Environment={"Variables": {"DB_HOST": "orders.db.internal", "DB_PASSWORD": DEMO_DB_PASSWORD}},
+    )
+    ids["queue"] = "orders"
+
+
+# A made-up value the demo shows never reaches git: the function's file holds a keyed hash instead.
+DEMO_DB_PASSWORD = "demo-only-s3cr3t"  # noqa: S105 (a simulated account)
 
 
 def make_risky_changes(ids: dict[str, str]) -> None:
     import boto3
+
+    sqs = boto3.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName="orders")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AnyoneCanSend",
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": "sqs:SendMessage",
+                            "Resource": queue_arn,
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    boto3.client("lambda").update_function_configuration(
+        FunctionName="orders-api",
+        Environment={
+            "Variables": {"DB_HOST": "orders.db.internal", "DB_PASSWORD": DEMO_DB_PASSWORD + "-rotated"}
+        },
+    )
 
     boto3.client("ec2", region_name="us-east-1").authorize_security_group_ingress(
         GroupId=ids["web"],
@@ -284,7 +347,10 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
         ids = create_account()
         echo(f"== 1. First sync of the simulated account {ACCOUNT_ID} (the baseline)")
         echo(render_summary(run_sync(config)))
-        echo("\n== 2. Risky changes: port 22 opened to the world, a bucket made public, a user deleted")
+        echo(
+            "\n== 2. Risky changes: port 22 opened to the world, a bucket and a queue made public,"
+            " a user deleted, a database password rotated"
+        )
         make_risky_changes(ids)
         second = run_sync(config)
         echo(render_summary(second))
@@ -294,7 +360,10 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
     echo(f"== 4. What changed in the web security group:  gitmonkey diff {web} --config {config_path}\n")
     sg_commit = _git(repo, "log", "-n1", "--format=%H", "--grep", f"{ids['web']}", "--", "items/").strip()
     echo(_git(repo, "show", "--format=%s%n%n%b", sg_commit))
-    echo(f"== 5. Audit issues found by the post-commit audit:  gitmonkey issues --config {config_path}\n")
+    echo("== 5. The rotated password, as git saw it: a keyed hash, never the value\n")
+    fn_commit = _git(repo, "log", "-n1", "--format=%H", "--", "items/us-east-1/lambda/function/").strip()
+    echo(_git(repo, "show", "--format=%s", fn_commit))
+    echo(f"== 6. Audit issues found by the post-commit audit:  gitmonkey issues --config {config_path}\n")
     echo(_issues_table(repo, config))
     echo(_git(repo, "log", "-n2", "--format=%h %s", "--", "issues/"))
     echo("Look further:")

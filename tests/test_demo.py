@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from gitmonkey.demo import DEMO_MARKER, prepare_directory, run_demo
+from gitmonkey.demo import DEMO_DB_PASSWORD, DEMO_MARKER, prepare_directory, run_demo
 from tests.helpers import assert_clean, git, subjects
 
 
@@ -23,6 +23,13 @@ def test_demo_records_the_baseline_the_risky_changes_and_their_issues(tmp_path):
     assert "s3.bucket global demo-data: modified" in changes
     assert "iam.user global bob: deleted" in changes
     assert "iam.group global developers: modified" in changes
+    assert "sqs.queue us-east-1 orders: modified" in changes
+    assert "lambda.function us-east-1 orders-api: modified" in changes
+    history = subprocess.run(
+        ["git", "-C", str(repo), "log", "-p", "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    assert DEMO_DB_PASSWORD not in history, "the function's password reached git"
+    assert "issues/us-east-1/sqs/queue/orders.yaml" in git(repo, "ls-files", "issues/")
     issues = git(repo, "grep", "-l", "0.0.0.0/0", "HEAD", "--", "issues/")
     assert "issues/us-east-1/ec2/security_group/" in issues
     assert "tcp 22 from 0.0.0.0/0" in "\n".join(out)
