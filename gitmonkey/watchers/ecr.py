@@ -1,0 +1,81 @@
+"""ECR watchers: repositories (one paginated DescribeRepositories per region; per repository its
+repository policy, lifecycle policy and tags, on a small thread pool).
+
+The configuration is DescribeRepositories' entry as AWS spells it (``imageTagMutability``,
+``imageScanningConfiguration.scanOnPush``, ``encryptionConfiguration``...), so that fields AWS adds
+later are recorded without a change here, plus ``Policy`` (the repository policy, decoded; read by
+the resource-policy rules), ``LifecyclePolicy`` (decoded) and ``Tags``. A repository without a policy
+or a lifecycle policy has ``null`` there. The lifecycle policy's ``lastEvaluatedAt`` is not recorded:
+it moves every time ECR evaluates the policy.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error, tags_dict
+
+REPOSITORY_WORKERS = 8
+_GONE = ("RepositoryNotFoundException",)
+
+
+def _describe(ctx: SliceContext, repository: dict[str, Any]) -> Item | None:
+    ecr = ctx.client("ecr")
+    name = repository["repositoryName"]
+    ids = {"repositoryName": name}
+    if repository.get("registryId"):
+        ids["registryId"] = repository["registryId"]
+    try:
+        policy = call_or_absent(ecr.get_repository_policy, ("RepositoryPolicyNotFoundException",), **ids)
+        lifecycle = call_or_absent(ecr.get_lifecycle_policy, ("LifecyclePolicyNotFoundException",), **ids)
+        tags = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags")
+    except ClientError as exc:
+        if is_error(exc, *_GONE):  # deleted between the listing and now
+            return None
+        raise
+    configuration = {
+        **repository,
+        "Policy": decode_policy(policy.get("policyText")) if policy else None,
+        "LifecyclePolicy": decode_policy(lifecycle.get("lifecyclePolicyText")) if lifecycle else None,
+        "Tags": tags_dict(tags),
+    }
+    return Item(
+        technology="ecr.repository",
+        region=ctx.region,
+        id=name,
+        name=name,
+        arn=repository["repositoryArn"],
+        configuration=configuration,
+    )
+
+
+def list_repositories(ctx: SliceContext) -> list[Item]:
+    """Every repository of the region's own registry; a failed read of any one fails the listing."""
+    repositories = collect(ctx.client("ecr"), "describe_repositories", "repositories")
+    with ThreadPoolExecutor(max_workers=REPOSITORY_WORKERS, thread_name_prefix="ecr-repository") as pool:
+        described = list(pool.map(lambda repository: _describe(ctx, repository), repositories))
+    return [item for item in described if item is not None]
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="ecr.repository",
+        is_global=False,
+        list_items=list_repositories,
+        description=(
+            "ECR repositories: repository policy, lifecycle policy, image tag mutability, scan on push, "
+            "encryption (AES256 or KMS key), URI, tags."
+        ),
+        iam_actions=(
+            "ecr:DescribeRepositories",
+            "ecr:GetRepositoryPolicy",
+            "ecr:GetLifecyclePolicy",
+            "ecr:ListTagsForResource",
+        ),
+    ),
+)

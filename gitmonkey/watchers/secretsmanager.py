@@ -1,0 +1,85 @@
+"""Secrets Manager watchers: secrets' metadata (one paginated ListSecrets per region; per secret
+GetResourcePolicy, on a small thread pool). The secret value is never read: GetSecretValue is
+neither called nor in the IAM actions.
+
+ListSecrets already carries the metadata (description, KMS key, rotation settings, tags...); the
+configuration is its entry as AWS spells it, with ``ResourcePolicy`` decoded (``null`` when the
+secret has none; the resource-policy rules read it), ``Tags`` as an object and ``RotationEnabled``
+always present (AWS leaves it out of the entry of a secret that never rotated).
+
+Ephemeral: the access and rotation dates, and ``SecretVersionsToStages``, whose version ids change
+on each rotation or new value, so a rotation makes no commit; a change of the rotation settings does.
+Secrets scheduled for deletion are not listed (ListSecrets' default): they cannot be read while
+pending deletion, and a restored secret appears again.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import collect, decode_policy, is_error, tags_dict
+
+SECRET_WORKERS = 8
+# Present in every document, null when the secret does not have them.
+_ALWAYS = ("Description", "KmsKeyId", "RotationLambdaARN", "RotationRules", "OwningService", "PrimaryRegion")
+
+
+def _describe(ctx: SliceContext, entry: dict[str, Any]) -> Item | None:
+    arn = entry["ARN"]
+    try:
+        response = ctx.client("secretsmanager").get_resource_policy(SecretId=arn)
+    except ClientError as exc:
+        if is_error(exc, "ResourceNotFoundException"):  # deleted between the listing and now
+            return None
+        raise
+    policy = response.get("ResourcePolicy")
+    configuration: dict[str, Any] = dict.fromkeys(_ALWAYS)
+    configuration.update(entry)
+    configuration.update(
+        RotationEnabled=bool(entry.get("RotationEnabled", False)),
+        ResourcePolicy=decode_policy(policy) if policy else None,
+        Tags=tags_dict(entry.get("Tags")),
+    )
+    return Item(
+        technology="secretsmanager.secret",
+        region=ctx.region,
+        id=entry["Name"],
+        name=entry["Name"],
+        arn=arn,
+        configuration=configuration,
+    )
+
+
+def list_secrets(ctx: SliceContext) -> list[Item]:
+    """Every secret of the region; a failed read of any secret fails the whole listing."""
+    entries = collect(ctx.client("secretsmanager"), "list_secrets", "SecretList")
+    with ThreadPoolExecutor(max_workers=SECRET_WORKERS, thread_name_prefix="secretsmanager-secret") as pool:
+        described = list(pool.map(lambda entry: _describe(ctx, entry), entries))
+    return [item for item in described if item is not None]
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="secretsmanager.secret",
+        is_global=False,
+        list_items=list_secrets,
+        description=(
+            "Secrets Manager secrets (metadata only, never the value): resource policy, KMS key, "
+            "rotation enabled, rotation function and schedule, description, owning service, primary "
+            "region, tags."
+        ),
+        ephemeral_paths=(
+            "LastAccessedDate",
+            "LastChangedDate",
+            "LastRotatedDate",
+            "NextRotationDate",
+            "SecretVersionsToStages",
+        ),
+        iam_actions=("secretsmanager:ListSecrets", "secretsmanager:GetResourcePolicy"),
+    ),
+)
