@@ -1,0 +1,302 @@
+"""RDS watchers: DB instances, DB clusters, and manual DB / DB cluster snapshots.
+
+Instances and clusters cost one paginated call per region each: DescribeDBInstances and
+DescribeDBClusters carry the tags (``TagList``), so no per-item call is needed. They also list
+DocumentDB and Neptune instances and clusters, which share the RDS API; those are recorded too.
+
+Snapshots are the manual ones the account owns (``SnapshotType="manual"``): automated snapshots
+cannot be shared (they must be copied first) and come and go daily, so they would only add
+churn. Each snapshot costs one more call, for its ``restore`` attribute: the accounts allowed to
+restore it, recorded as ``RestoreAccounts`` (sorted; ``all`` means public).
+
+Configuration is the record as AWS returns it (every field, so that a field AWS adds later is
+tracked without a code change), with ``TagList`` turned into a ``Tags`` object and the ARN left
+to the document's ``arn``. Status fields are ephemeral: they move without a configuration
+change. ``PendingModifiedValues`` is ephemeral too: it holds a change scheduled for the next
+maintenance window, which shows up in the configuration itself once applied; recording both
+would make two commits of one change. ``AvailabilityZone`` / ``SecondaryAvailabilityZone`` and a
+cluster member's ``IsClusterWriter`` swap on a Multi-AZ failover, which is not a change either.
+``InstanceCreateTime`` is kept: it changes only when the instance is replaced.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import collect, is_error, partition, tags_dict
+
+SNAPSHOT_WORKERS = 8
+RESTORE_ATTRIBUTE = "restore"
+
+
+def _configuration(record: dict[str, Any], arn_key: str) -> dict[str, Any]:
+    configuration = {key: value for key, value in record.items() if key not in ("TagList", arn_key)}
+    configuration["Tags"] = tags_dict(record.get("TagList"))
+    return configuration
+
+
+def _arn(ctx: SliceContext, record: dict[str, Any], arn_key: str, kind: str, ident: str) -> str:
+    return record.get(arn_key) or (
+        f"arn:{partition(ctx.client_region)}:rds:{ctx.region}:{ctx.account_id}:{kind}:{ident}"
+    )
+
+
+def list_db_instances(ctx: SliceContext) -> list[Item]:
+    items = []
+    for record in collect(ctx.client("rds"), "describe_db_instances", "DBInstances"):
+        ident = record["DBInstanceIdentifier"]
+        items.append(
+            Item(
+                technology="rds.db_instance",
+                region=ctx.region,
+                id=ident,
+                name=ident,
+                arn=_arn(ctx, record, "DBInstanceArn", "db", ident),
+                configuration=_configuration(record, "DBInstanceArn"),
+            )
+        )
+    return items
+
+
+def list_db_clusters(ctx: SliceContext) -> list[Item]:
+    items = []
+    for record in collect(ctx.client("rds"), "describe_db_clusters", "DBClusters"):
+        ident = record["DBClusterIdentifier"]
+        items.append(
+            Item(
+                technology="rds.db_cluster",
+                region=ctx.region,
+                id=ident,
+                name=ident,
+                arn=_arn(ctx, record, "DBClusterArn", "cluster", ident),
+                configuration=_configuration(record, "DBClusterArn"),
+            )
+        )
+    return items
+
+
+@dataclass(frozen=True)
+class _SnapshotKind:
+    technology: str
+    list_operation: str
+    list_key: str
+    id_key: str
+    arn_key: str
+    arn_kind: str
+    attributes_operation: str
+    attributes_result: str
+    attributes_list: str
+    not_found: tuple[str, ...]
+
+
+_DB_SNAPSHOT = _SnapshotKind(
+    technology="rds.db_snapshot",
+    list_operation="describe_db_snapshots",
+    list_key="DBSnapshots",
+    id_key="DBSnapshotIdentifier",
+    arn_key="DBSnapshotArn",
+    arn_kind="snapshot",
+    attributes_operation="describe_db_snapshot_attributes",
+    attributes_result="DBSnapshotAttributesResult",
+    attributes_list="DBSnapshotAttributes",
+    not_found=("DBSnapshotNotFound", "DBSnapshotNotFoundFault"),
+)
+_DB_CLUSTER_SNAPSHOT = _SnapshotKind(
+    technology="rds.db_cluster_snapshot",
+    list_operation="describe_db_cluster_snapshots",
+    list_key="DBClusterSnapshots",
+    id_key="DBClusterSnapshotIdentifier",
+    arn_key="DBClusterSnapshotArn",
+    arn_kind="cluster-snapshot",
+    attributes_operation="describe_db_cluster_snapshot_attributes",
+    attributes_result="DBClusterSnapshotAttributesResult",
+    attributes_list="DBClusterSnapshotAttributes",
+    not_found=("DBClusterSnapshotNotFoundFault", "DBClusterSnapshotNotFound"),
+)
+
+
+def _restore_accounts(ctx: SliceContext, kind: _SnapshotKind, ident: str) -> list[str]:
+    rds = ctx.client("rds")
+    response = getattr(rds, kind.attributes_operation)(**{kind.id_key: ident})
+    accounts: list[str] = []
+    for attribute in response.get(kind.attributes_result, {}).get(kind.attributes_list) or []:
+        if attribute.get("AttributeName") == RESTORE_ATTRIBUTE:
+            accounts.extend(attribute.get("AttributeValues") or [])
+    return sorted(set(accounts))
+
+
+def _list_snapshots(ctx: SliceContext, kind: _SnapshotKind) -> list[Item]:
+    """Every manual snapshot of the region; the per-snapshot attribute reads run on a small pool."""
+    records = collect(ctx.client("rds"), kind.list_operation, kind.list_key, SnapshotType="manual")
+
+    def describe(record: dict[str, Any]) -> Item | None:
+        ident = record[kind.id_key]
+        try:
+            restore = _restore_accounts(ctx, kind, ident)
+        except ClientError as exc:
+            if is_error(exc, *kind.not_found):  # deleted between the listing and now
+                return None
+            raise
+        configuration = _configuration(record, kind.arn_key)
+        configuration["RestoreAccounts"] = restore
+        return Item(
+            technology=kind.technology,
+            region=ctx.region,
+            id=ident,
+            name=ident,
+            arn=_arn(ctx, record, kind.arn_key, kind.arn_kind, ident),
+            configuration=configuration,
+        )
+
+    with ThreadPoolExecutor(max_workers=SNAPSHOT_WORKERS, thread_name_prefix="rds-snapshot") as pool:
+        described = list(pool.map(describe, records))  # re-raises the first failure: no partial list
+    return [item for item in described if item is not None]
+
+
+def list_db_snapshots(ctx: SliceContext) -> list[Item]:
+    return _list_snapshots(ctx, _DB_SNAPSHOT)
+
+
+def list_db_cluster_snapshots(ctx: SliceContext) -> list[Item]:
+    return _list_snapshots(ctx, _DB_CLUSTER_SNAPSHOT)
+
+
+def _member_status(*lists: str) -> tuple[str, ...]:
+    return tuple(f"{name}.*.Status" for name in lists)
+
+
+_INSTANCE_EPHEMERAL = (
+    "DBInstanceStatus",
+    "LatestRestorableTime",
+    "PendingModifiedValues",
+    "StatusInfos",
+    "PercentProgress",
+    "AutomaticRestartTime",
+    "ResumeFullAutomationModeTime",
+    "IsStorageConfigUpgradeAvailable",
+    "StorageVolumeStatus",
+    "StorageOperationStatus",
+    "StorageOperationPercentProgress",
+    "AvailabilityZone",
+    "SecondaryAvailabilityZone",
+    "MasterUserSecret.SecretStatus",
+    "DBSubnetGroup.SubnetGroupStatus",
+    "DBSubnetGroup.Subnets.*.SubnetStatus",
+    "DBParameterGroups.*.ParameterApplyStatus",
+    *_member_status(
+        "VpcSecurityGroups",
+        "DBSecurityGroups",
+        "OptionGroupMemberships",
+        "AssociatedRoles",
+        "DomainMemberships",
+    ),
+)
+_INSTANCE_UNORDERED = (
+    "VpcSecurityGroups",
+    "DBSecurityGroups",
+    "DBParameterGroups",
+    "OptionGroupMemberships",
+    "DBSubnetGroup.Subnets",
+    "ReadReplicaDBInstanceIdentifiers",
+    "ReadReplicaDBClusterIdentifiers",
+    "EnabledCloudwatchLogsExports",
+    "AssociatedRoles",
+    "DomainMemberships",
+    "ProcessorFeatures",
+    "DBInstanceAutomatedBackupsReplications",
+)
+_CLUSTER_EPHEMERAL = (
+    "Status",
+    "PercentProgress",
+    "EarliestRestorableTime",
+    "LatestRestorableTime",
+    "PendingModifiedValues",
+    "StatusInfos",
+    "AutomaticRestartTime",
+    "Capacity",
+    "EarliestBacktrackTime",
+    "BacktrackConsumedChangeRecords",
+    "IOOptimizedNextAllowedModificationTime",
+    "GlobalWriteForwardingStatus",
+    "LocalWriteForwardingStatus",
+    "MasterUserSecret.SecretStatus",
+    "DBClusterMembers.*.IsClusterWriter",
+    "DBClusterMembers.*.DBClusterParameterGroupStatus",
+    *_member_status(
+        "VpcSecurityGroups", "DBClusterOptionGroupMemberships", "AssociatedRoles", "DomainMemberships"
+    ),
+)
+_CLUSTER_UNORDERED = (
+    "AvailabilityZones",
+    "VpcSecurityGroups",
+    "DBClusterMembers",
+    "DBClusterOptionGroupMemberships",
+    "ReadReplicaIdentifiers",
+    "CustomEndpoints",
+    "EnabledCloudwatchLogsExports",
+    "AssociatedRoles",
+    "DomainMemberships",
+)
+_SNAPSHOT_EPHEMERAL = ("Status", "PercentProgress", "FullSnapshotSizeInBytes")
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="rds.db_instance",
+        is_global=False,
+        list_items=list_db_instances,
+        description=(
+            "RDS DB instances (also DocumentDB and Neptune): engine and version, class, public "
+            "accessibility, endpoint, storage encryption and KMS key, IAM authentication, deletion "
+            "protection, backups, VPC security groups, subnet, parameter and option groups, Multi-AZ, "
+            "CA certificate, tags; every other field DescribeDBInstances returns."
+        ),
+        ephemeral_paths=_INSTANCE_EPHEMERAL,
+        unordered_paths=_INSTANCE_UNORDERED,
+        iam_actions=("rds:DescribeDBInstances",),
+    ),
+    Technology(
+        name="rds.db_cluster",
+        is_global=False,
+        list_items=list_db_clusters,
+        description=(
+            "RDS DB clusters (Aurora, Multi-AZ DB clusters, DocumentDB, Neptune): engine, endpoints, "
+            "members, public accessibility, storage encryption, IAM authentication, deletion protection, "
+            "backups, VPC security groups, subnet and parameter groups, tags; every other field "
+            "DescribeDBClusters returns."
+        ),
+        ephemeral_paths=_CLUSTER_EPHEMERAL,
+        unordered_paths=_CLUSTER_UNORDERED,
+        iam_actions=("rds:DescribeDBClusters",),
+    ),
+    Technology(
+        name="rds.db_snapshot",
+        is_global=False,
+        list_items=list_db_snapshots,
+        description=(
+            "Manual RDS DB snapshots owned by the account: source instance, engine, encryption, "
+            "tags, and RestoreAccounts (who may restore it; 'all' means public)."
+        ),
+        ephemeral_paths=_SNAPSHOT_EPHEMERAL,
+        unordered_paths=("RestoreAccounts", "ProcessorFeatures"),
+        iam_actions=("rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes"),
+    ),
+    Technology(
+        name="rds.db_cluster_snapshot",
+        is_global=False,
+        list_items=list_db_cluster_snapshots,
+        description=(
+            "Manual RDS DB cluster snapshots owned by the account: source cluster, engine, encryption, "
+            "tags, and RestoreAccounts (who may restore it; 'all' means public)."
+        ),
+        ephemeral_paths=_SNAPSHOT_EPHEMERAL,
+        unordered_paths=("RestoreAccounts", "AvailabilityZones"),
+        iam_actions=("rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterSnapshotAttributes"),
+    ),
+)
