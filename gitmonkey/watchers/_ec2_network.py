@@ -1,0 +1,83 @@
+"""Network ACLs and VPC endpoints: items built from one region-wide listing each.
+
+The list functions live in ``gitmonkey.watchers.ec2`` (technology names come from that module).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item
+from gitmonkey.watchers._common import decode_policy, partition, tags_dict
+
+VPC_ENDPOINT_FIELDS = (
+    "VpcEndpointId",
+    "VpcEndpointType",
+    "VpcId",
+    "OwnerId",
+    "ServiceName",
+    "ServiceRegion",
+    "State",
+    "LastError",
+    "FailureReason",
+    "PolicyDocument",
+    "RouteTableIds",
+    "SubnetIds",
+    "Groups",
+    "NetworkInterfaceIds",
+    "PrivateDnsEnabled",
+    "DnsEntries",
+    "DnsOptions",
+    "IpAddressType",
+    "RequesterManaged",
+    "CreationTimestamp",
+    "ServiceNetworkArn",
+    "ResourceConfigurationArn",
+)
+
+
+def _entry_order(entry: dict[str, Any]) -> tuple[bool, int]:
+    """Ingress before egress, then by rule number: the order in which AWS evaluates them."""
+    return (bool(entry.get("Egress")), int(entry.get("RuleNumber") or 0))
+
+
+def network_acl_item(ctx: SliceContext, acl: dict[str, Any], owner: str) -> Item:
+    acl_id = acl["NetworkAclId"]
+    tags = tags_dict(acl.get("Tags"))
+    configuration = {
+        "NetworkAclId": acl_id,
+        "VpcId": acl.get("VpcId"),
+        "OwnerId": owner,
+        "IsDefault": acl.get("IsDefault"),
+        "Entries": sorted(acl.get("Entries") or [], key=_entry_order),
+        "Associations": acl.get("Associations") or [],
+        "Tags": tags,
+    }
+    return Item(
+        technology="ec2.network_acl",
+        region=ctx.region,
+        id=acl_id,
+        name=tags.get("Name") or acl_id,
+        arn=f"arn:{partition(ctx.client_region)}:ec2:{ctx.region}:{owner}:network-acl/{acl_id}",
+        configuration=configuration,
+    )
+
+
+def vpc_endpoint_item(ctx: SliceContext, endpoint: dict[str, Any], owner: str) -> Item:
+    endpoint_id = endpoint["VpcEndpointId"]
+    tags = tags_dict(endpoint.get("Tags"))
+    configuration = {key: endpoint.get(key) for key in VPC_ENDPOINT_FIELDS}
+    configuration["OwnerId"] = owner
+    configuration["PolicyDocument"] = decode_policy(endpoint.get("PolicyDocument"))
+    for key in ("RouteTableIds", "SubnetIds", "Groups", "NetworkInterfaceIds", "DnsEntries"):
+        configuration[key] = configuration[key] or []
+    configuration["Tags"] = tags
+    return Item(
+        technology="ec2.vpc_endpoint",
+        region=ctx.region,
+        id=endpoint_id,
+        name=tags.get("Name") or endpoint_id,
+        arn=f"arn:{partition(ctx.client_region)}:ec2:{ctx.region}:{owner}:vpc-endpoint/{endpoint_id}",
+        configuration=configuration,
+    )
