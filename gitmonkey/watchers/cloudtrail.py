@@ -1,0 +1,166 @@
+"""CloudTrail watchers: trails (one DescribeTrails per region; per trail, status and event selectors).
+
+A multi-region trail is visible in every region (as a "shadow trail") but is recorded once, in
+its home region: DescribeTrails is called without shadow trails and only trails whose
+``HomeRegion`` is the slice's region are kept. Tags are read with ListTags in batches of 20 ARNs
+(its limit), for the trails the account owns (an organization trail of the management account
+shows up in member accounts but cannot be tagged from them).
+
+Configuration: the DescribeTrails fields, ``TrailStatus`` (``IsLogging`` and the start/stop
+times of logging, which only change when someone starts or stops it; the ``Latest*`` delivery
+facts are ephemeral), ``EventSelectors`` / ``AdvancedEventSelectors``, ``InsightSelectors``
+(read only when the trail has some) and ``Tags``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import collect, is_error, tags_dict
+
+_TRAIL_FIELDS = (
+    "Name",
+    "S3BucketName",
+    "S3KeyPrefix",
+    "SnsTopicName",
+    "SnsTopicARN",
+    "IncludeGlobalServiceEvents",
+    "IsMultiRegionTrail",
+    "HomeRegion",
+    "LogFileValidationEnabled",
+    "CloudWatchLogsLogGroupArn",
+    "CloudWatchLogsRoleArn",
+    "KmsKeyId",
+    "HasCustomEventSelectors",
+    "HasInsightSelectors",
+    "IsOrganizationTrail",
+)
+# TimeLoggingStarted/Stopped and Latest*Attempt* are undocumented string duplicates of these.
+_STATUS_FIELDS = ("IsLogging", "StartLoggingTime", "StopLoggingTime")
+_EPHEMERAL_STATUS_FIELDS = (
+    "LatestDeliveryTime",
+    "LatestDeliveryError",
+    "LatestNotificationTime",
+    "LatestNotificationError",
+    "LatestDigestDeliveryTime",
+    "LatestDigestDeliveryError",
+    "LatestCloudWatchLogsDeliveryTime",
+    "LatestCloudWatchLogsDeliveryError",
+)
+_TAG_BATCH = 20
+# ListTags says ResourceNotFoundException (or CloudTrailARNInvalidException) for a deleted trail.
+_GONE = ("TrailNotFoundException", "ResourceNotFoundException", "CloudTrailARNInvalidException")
+
+
+def _arn_account(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 else ""
+
+
+def _tags(ctx: SliceContext, arns: list[str]) -> tuple[dict[str, dict[str, str]], set[str]]:
+    """Tags by trail ARN, and the ARNs of trails deleted since they were described.
+
+    ListTags fails as a whole when one ARN of the batch no longer exists; that batch is then read
+    one ARN at a time.
+    """
+    cloudtrail = ctx.client("cloudtrail")
+    tags: dict[str, dict[str, str]] = {}
+    gone: set[str] = set()
+
+    def read(batch: list[str]) -> None:
+        for entry in collect(cloudtrail, "list_tags", "ResourceTagList", ResourceIdList=batch):
+            tags[entry["ResourceId"]] = tags_dict(entry.get("TagsList"))
+
+    for start in range(0, len(arns), _TAG_BATCH):
+        batch = arns[start : start + _TAG_BATCH]
+        try:
+            read(batch)
+        except ClientError as exc:
+            if not is_error(exc, *_GONE):
+                raise
+            for arn in batch:
+                try:
+                    read([arn])
+                except ClientError as single:
+                    if not is_error(single, *_GONE):
+                        raise
+                    gone.add(arn)
+    return tags, gone
+
+
+def _configuration(ctx: SliceContext, trail: dict[str, Any]) -> dict[str, Any] | None:
+    """The trail's configuration without tags; ``None`` if it was deleted since the listing."""
+    cloudtrail = ctx.client("cloudtrail")
+    arn = trail["TrailARN"]
+    try:
+        status = cloudtrail.get_trail_status(Name=arn)
+        selectors = cloudtrail.get_event_selectors(TrailName=arn)
+        insights = None
+        if trail.get("HasInsightSelectors"):
+            insights = cloudtrail.get_insight_selectors(TrailName=arn).get("InsightSelectors") or []
+    except ClientError as exc:
+        if is_error(exc, *_GONE):
+            return None
+        raise
+    configuration: dict[str, Any] = {field: trail.get(field) for field in _TRAIL_FIELDS}
+    configuration.update(
+        TrailStatus={field: status.get(field) for field in (*_STATUS_FIELDS, *_EPHEMERAL_STATUS_FIELDS)},
+        EventSelectors=selectors.get("EventSelectors") or [],
+        AdvancedEventSelectors=selectors.get("AdvancedEventSelectors") or [],
+        InsightSelectors=insights,
+    )
+    return configuration
+
+
+def list_trails(ctx: SliceContext) -> list[Item]:
+    """The trails whose home region is the slice's region; a trail deleted meanwhile is skipped."""
+    cloudtrail = ctx.client("cloudtrail")
+    trails = [
+        trail
+        for trail in cloudtrail.describe_trails(includeShadowTrails=False).get("trailList") or []
+        if trail.get("HomeRegion") == ctx.region
+    ]
+    described = [(trail, _configuration(ctx, trail)) for trail in trails]
+    present = [(trail, config) for trail, config in described if config is not None]
+    owned = [trail["TrailARN"] for trail, _ in present if _arn_account(trail["TrailARN"]) == ctx.account_id]
+    tags, gone = _tags(ctx, owned) if owned else ({}, set())
+    items = []
+    for trail, configuration in present:
+        arn = trail["TrailARN"]
+        if arn in gone:
+            continue
+        configuration["Tags"] = tags.get(arn, {}) if arn in owned else None
+        items.append(Item("cloudtrail.trail", ctx.region, trail["Name"], trail["Name"], arn, configuration))
+    return items
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="cloudtrail.trail",
+        is_global=False,
+        list_items=list_trails,
+        description=(
+            "CloudTrail trails, recorded in their home region: S3 bucket and prefix, SNS topic, "
+            "multi-region and global-events flags, log file validation, CloudWatch Logs, KMS key, "
+            "logging on/off, event, advanced event and insight selectors, tags."
+        ),
+        ephemeral_paths=tuple(f"TrailStatus.{field}" for field in _EPHEMERAL_STATUS_FIELDS),
+        unordered_paths=(
+            "EventSelectors.*.DataResources",
+            "EventSelectors.*.DataResources.*.Values",
+            "EventSelectors.*.ExcludeManagementEventSources",
+            "InsightSelectors",
+        ),
+        iam_actions=(
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:GetEventSelectors",
+            "cloudtrail:GetInsightSelectors",
+            "cloudtrail:ListTags",
+        ),
+    ),
+)
