@@ -154,7 +154,11 @@ def test_recorder_deleted_between_the_calls_is_skipped_and_the_arn_aws_gives_is_
     assert (item.id, item.arn) == ("default", arn)
 
 
-CALLS = ("describe_configuration_recorders", "describe_configuration_recorder_status", "describe_delivery_channels")
+CALLS = (
+    "describe_configuration_recorders",
+    "describe_configuration_recorder_status",
+    "describe_delivery_channels",
+)
 
 
 @pytest.mark.parametrize("failing", CALLS)
