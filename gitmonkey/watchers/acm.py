@@ -1,0 +1,117 @@
+"""ACM watchers: certificates (one paginated ListCertificates per region; two calls per certificate).
+
+ListCertificates by default omits certificates whose key is not RSA_1024/RSA_2048 and filters
+nothing else out; the call therefore names every status and every key algorithm botocore knows,
+so ECDSA and RSA_4096 certificates are recorded too.
+
+Configuration: the DescribeCertificate fields (``None`` when AWS omits one) and the tags. The
+id is the certificate's UUID (the last ARN segment), the name its ``DomainName``.
+
+``InUseBy`` (the load balancers, CloudFront distributions... using the certificate) is recorded,
+sorted, and is not ephemeral: it changes only when a resource starts or stops serving the
+certificate, which is what one wants to know when a certificate is about to expire.
+``RenewalSummary.UpdatedAt`` moves while ACM retries a renewal and is ephemeral.
+"""
+
+from __future__ import annotations
+
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import botocore.session
+from botocore.exceptions import ClientError
+
+from gitmonkey.aws import SliceContext
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import collect, is_error, tags_dict
+
+CERTIFICATE_WORKERS = 8
+_FIELDS = (
+    "DomainName",
+    "SubjectAlternativeNames",
+    "ManagedBy",
+    "DomainValidationOptions",
+    "Serial",
+    "Subject",
+    "Issuer",
+    "CreatedAt",
+    "IssuedAt",
+    "ImportedAt",
+    "Status",
+    "RevokedAt",
+    "RevocationReason",
+    "NotBefore",
+    "NotAfter",
+    "KeyAlgorithm",
+    "SignatureAlgorithm",
+    "InUseBy",
+    "FailureReason",
+    "Type",
+    "RenewalSummary",
+    "KeyUsages",
+    "ExtendedKeyUsages",
+    "CertificateAuthorityArn",
+    "RenewalEligibility",
+    "Options",
+)
+
+
+@functools.cache
+def _list_filters() -> dict[str, Any]:
+    model = botocore.session.get_session().get_service_model("acm")
+    return {
+        "CertificateStatuses": list(model.shape_for("CertificateStatus").enum),
+        "Includes": {"keyTypes": list(model.shape_for("KeyAlgorithm").enum)},
+    }
+
+
+def _describe(ctx: SliceContext, summary: dict[str, Any]) -> Item | None:
+    acm = ctx.client("acm")
+    arn = summary["CertificateArn"]
+    try:
+        detail = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+        tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags")
+    except ClientError as exc:
+        if is_error(exc, "ResourceNotFoundException"):  # deleted between the listing and now
+            return None
+        raise
+    configuration: dict[str, Any] = {field: detail.get(field) for field in _FIELDS}
+    configuration["Tags"] = tags_dict(tags)
+    domain = detail.get("DomainName") or summary.get("DomainName") or ""
+    return Item("acm.certificate", ctx.region, arn.rsplit("/", 1)[-1], domain, arn, configuration)
+
+
+def list_certificates(ctx: SliceContext) -> list[Item]:
+    """Every certificate of the region, whatever its status or key; per-certificate reads run on a
+    small pool of threads."""
+    summaries = collect(ctx.client("acm"), "list_certificates", "CertificateSummaryList", **_list_filters())
+    with ThreadPoolExecutor(max_workers=CERTIFICATE_WORKERS, thread_name_prefix="acm-cert") as pool:
+        described = list(pool.map(lambda summary: _describe(ctx, summary), summaries))
+    return [item for item in described if item is not None]
+
+
+TECHNOLOGIES = (
+    Technology(
+        name="acm.certificate",
+        is_global=False,
+        list_items=list_certificates,
+        description=(
+            "ACM certificates of every status and key type: domain and alternative names, status, "
+            "type, issuer, key and signature algorithms, validity (NotBefore/NotAfter), resources "
+            "using it, renewal eligibility and status, validation options, options, tags."
+        ),
+        ephemeral_paths=("RenewalSummary.UpdatedAt",),
+        unordered_paths=(
+            "SubjectAlternativeNames",
+            "InUseBy",
+            "DomainValidationOptions",
+            "DomainValidationOptions.*.ValidationEmails",
+            "RenewalSummary.DomainValidationOptions",
+            "RenewalSummary.DomainValidationOptions.*.ValidationEmails",
+            "KeyUsages",
+            "ExtendedKeyUsages",
+        ),
+        iam_actions=("acm:ListCertificates", "acm:DescribeCertificate", "acm:ListTagsForCertificate"),
+    ),
+)
