@@ -105,8 +105,14 @@ def _resource_policy_check(technology: str, suffix: str) -> Callable[..., Iterat
     return check
 
 
+# A VPC endpoint's policy only governs traffic that already comes through the endpoint from
+# inside the VPC: `Principal: *` there (AWS's default) is not access from the internet.
+_NOT_INTERNET_FACING = {"ec2.vpc_endpoint"}
+
 for _tech, _prefix in _RESOURCE_POLICY_PREFIX.items():
     for _suffix, _score, _title, _description in _RESOURCE_POLICY_CHECKS:
+        if _suffix == "internet" and _tech in _NOT_INTERNET_FACING:
+            continue
         _register(
             _resource_policy_check(_tech, _suffix),
             id=f"{_prefix}-{_suffix}",
