@@ -305,9 +305,11 @@ def test_four_technologies_share_one_authorization_details_read(client):
     _alice(client)
     client.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(TRUST))
     session = new_session()
-    contexts = [make_ctx(session) for _ in iam.TECHNOLOGIES]
+    sharing = [t for t in iam.TECHNOLOGIES if "iam:GetAccountAuthorizationDetails" in t.iam_actions]
+    assert len(sharing) == 4
+    contexts = [make_ctx(session) for _ in sharing]
 
-    for tech, ctx in zip(iam.TECHNOLOGIES, contexts, strict=True):
+    for tech, ctx in zip(sharing, contexts, strict=True):
         assert list(tech.list_items(ctx))
 
     assert sum(ctx.calls["iam:GetAccountAuthorizationDetails"] for ctx in contexts) == 1

@@ -1,16 +1,27 @@
-"""IAM watchers: users, roles, groups and customer-managed policies.
+"""IAM watchers: users, roles, groups, customer-managed policies, server certificates, SAML providers.
 
 One paginated GetAccountAuthorizationDetails, shared by the four technologies through
 ``ctx.shared``, gives nearly everything. Users additionally need their access keys, MFA devices
 and login profile (three calls per user); last-use facts come from the account's credential
 report, with GetAccessKeyLastUsed only for keys newer than the report. Roles take
 ``MaxSessionDuration`` and ``Description`` from one paginated ListRoles.
+
+Server certificates and SAML providers are listed and then read one by one. Neither records a
+large public document as such: a certificate is recorded by its SHA-256 fingerprint (of the DER,
+as ``openssl x509 -fingerprint -sha256`` prints it) and, when the optional ``cryptography``
+package is importable, by facts parsed from it (subject, issuer, key, signature hash, names,
+validity); a SAML metadata document by its SHA-256 and its entityID. The private key of a
+server certificate is never returned by AWS.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
+import hashlib
 import io
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -20,6 +31,13 @@ from botocore.exceptions import ClientError
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error, pages, tags_dict
+
+try:  # optional: moto depends on it, gitmonkey does not (see _parsed_certificate)
+    from cryptography import x509 as _x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+except ImportError:  # pragma: no cover - the fallback is tested by setting _x509 to None
+    _x509 = None
 
 _GAAD_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 _GAAD_FILTER = ["User", "Role", "Group", "LocalManagedPolicy"]
@@ -289,6 +307,144 @@ def list_policies(ctx: SliceContext) -> list[Item]:
     return items
 
 
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
+_ENTITY_ID = re.compile(r"""<(?:[A-Za-z_][\w.-]*:)?EntityDescriptor\b[^>]*?\sentityID\s*=\s*(["'])(.*?)\1""")
+
+
+def _certificate_ders(pem: str | None) -> list[bytes]:
+    """The DER bytes of each certificate of a PEM text (a body or a chain); [] if there are none."""
+    ders = []
+    for block in _PEM_CERTIFICATE.findall(pem or ""):
+        try:
+            ders.append(base64.b64decode("".join(block.split()), validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return ders
+
+
+def _fingerprints(pem: str | None) -> list[str]:
+    """``sha256:<hex>`` of each certificate's DER; a text without a decodable PEM block is hashed
+    as text (``sha256-text:<hex>``), so that a change is still visible."""
+    ders = _certificate_ders(pem)
+    if ders:
+        return [f"sha256:{hashlib.sha256(der).hexdigest()}" for der in ders]
+    if not pem:
+        return []
+    return [f"sha256-text:{hashlib.sha256(pem.encode('utf-8')).hexdigest()}"]
+
+
+def _key_facts(key: Any) -> tuple[str, int | None]:
+    kinds = (
+        (rsa.RSAPublicKey, "RSA"),
+        (ec.EllipticCurvePublicKey, "EC"),
+        (dsa.DSAPublicKey, "DSA"),
+        (ed25519.Ed25519PublicKey, "Ed25519"),
+        (ed448.Ed448PublicKey, "Ed448"),
+    )
+    kind = next((name for cls, name in kinds if isinstance(key, cls)), type(key).__name__)
+    return kind, getattr(key, "key_size", None)
+
+
+def _parsed_certificate(der: bytes | None) -> dict[str, Any] | None:
+    """Facts of a certificate, ``None`` without ``cryptography``; ``{"Parseable": False}`` when the
+    certificate cannot be parsed."""
+    if _x509 is None:
+        return None
+    try:
+        cert = _x509.load_der_x509_certificate(der or b"")
+        key_type, key_size = _key_facts(cert.public_key())
+        try:
+            signature_hash = cert.signature_hash_algorithm
+        except UnsupportedAlgorithm:
+            signature_hash = None
+        try:
+            san = cert.extensions.get_extension_for_class(_x509.SubjectAlternativeName).value
+            names = sorted(san.get_values_for_type(_x509.DNSName))
+        except _x509.ExtensionNotFound:
+            names = []
+        common_names = cert.subject.get_attributes_for_oid(_x509.oid.NameOID.COMMON_NAME)
+        return {
+            "Parseable": True,
+            "Subject": cert.subject.rfc4514_string(),
+            "CommonName": str(common_names[0].value) if common_names else None,
+            "Issuer": cert.issuer.rfc4514_string(),
+            "SerialNumber": format(cert.serial_number, "x"),
+            "NotBefore": cert.not_valid_before_utc,
+            "NotAfter": cert.not_valid_after_utc,
+            "SignatureAlgorithmOid": cert.signature_algorithm_oid.dotted_string,
+            "SignatureHashAlgorithm": signature_hash.name if signature_hash is not None else None,
+            "KeyType": key_type,
+            "KeySize": key_size,
+            "SubjectAlternativeNames": names,
+        }
+    except ValueError:
+        return {"Parseable": False}
+
+
+def _server_certificate_item(ctx: SliceContext, iam: Any, name: str) -> Item | None:
+    fetched = call_or_absent(iam.get_server_certificate, ("NoSuchEntity",), ServerCertificateName=name)
+    if fetched is None:  # deleted between the listing and now
+        return None
+    certificate = fetched["ServerCertificate"]
+    meta = certificate["ServerCertificateMetadata"]
+    body_ders = _certificate_ders(certificate.get("CertificateBody"))
+    fingerprints = _fingerprints(certificate.get("CertificateBody"))
+    configuration = {
+        "ServerCertificateName": meta["ServerCertificateName"],
+        "ServerCertificateId": meta.get("ServerCertificateId"),
+        "Path": meta.get("Path"),
+        "Arn": meta["Arn"],
+        "UploadDate": meta.get("UploadDate"),
+        "Expiration": meta.get("Expiration"),
+        "Fingerprint": fingerprints[0] if fingerprints else None,
+        "ChainFingerprints": _fingerprints(certificate.get("CertificateChain")),
+        "Certificate": _parsed_certificate(body_ders[0] if body_ders else None),
+        "Tags": tags_dict(certificate.get("Tags")),
+    }
+    return Item("iam.server_certificate", ctx.region, name, name, meta["Arn"], configuration)
+
+
+def list_server_certificates(ctx: SliceContext) -> list[Item]:
+    iam = ctx.client("iam")
+    listed = collect(iam, "list_server_certificates", "ServerCertificateMetadataList")
+    items = (_server_certificate_item(ctx, iam, meta["ServerCertificateName"]) for meta in listed)
+    return [item for item in items if item is not None]
+
+
+def _saml_provider_item(ctx: SliceContext, iam: Any, entry: dict[str, Any]) -> Item | None:
+    arn = entry["Arn"]
+    provider = call_or_absent(iam.get_saml_provider, ("NoSuchEntity",), SAMLProviderArn=arn)
+    if provider is None:  # deleted between the listing and now
+        return None
+    document = provider.get("SAMLMetadataDocument") or ""
+    entity = _ENTITY_ID.search(document)
+    name = arn.rsplit("/", 1)[-1]
+    configuration = {
+        "Name": name,
+        "Arn": arn,
+        "SAMLProviderUUID": provider.get("SAMLProviderUUID"),
+        "CreateDate": provider.get("CreateDate") or entry.get("CreateDate"),
+        "ValidUntil": provider.get("ValidUntil") or entry.get("ValidUntil"),
+        "EntityId": entity.group(2) if entity else None,
+        "MetadataDocumentSha256": hashlib.sha256(document.encode("utf-8")).hexdigest() if document else None,
+        "AssertionEncryptionMode": provider.get("AssertionEncryptionMode"),
+        # Only the ids and dates of the decryption keys: AWS never returns the keys themselves.
+        "PrivateKeyList": [
+            {"KeyId": key.get("KeyId"), "Timestamp": key.get("Timestamp")}
+            for key in provider.get("PrivateKeyList") or ()
+        ],
+        "Tags": tags_dict(provider.get("Tags")),
+    }
+    return Item("iam.saml_provider", ctx.region, name, name, arn, configuration)
+
+
+def list_saml_providers(ctx: SliceContext) -> list[Item]:
+    iam = ctx.client("iam")
+    listed = iam.list_saml_providers().get("SAMLProviderList") or []
+    items = (_saml_provider_item(ctx, iam, entry) for entry in listed)
+    return [item for item in items if item is not None]
+
+
 _GAAD_ACTION = "iam:GetAccountAuthorizationDetails"
 _POLICY_LISTS = ("AttachedManagedPolicies",)
 
@@ -350,5 +506,28 @@ TECHNOLOGIES = (
         ephemeral_paths=("AttachmentCount", "PermissionsBoundaryUsageCount"),
         unordered_paths=(),
         iam_actions=(_GAAD_ACTION, "iam:GetPolicyVersion"),
+    ),
+    Technology(
+        name="iam.server_certificate",
+        is_global=True,
+        list_items=list_server_certificates,
+        description=(
+            "IAM server certificates: path, upload date, expiration, SHA-256 fingerprints of the "
+            "certificate and its chain, parsed subject, issuer, names, key and signature hash (with "
+            "the optional cryptography package), tags. Never the private key."
+        ),
+        unordered_paths=("Certificate.SubjectAlternativeNames",),
+        iam_actions=("iam:ListServerCertificates", "iam:GetServerCertificate"),
+    ),
+    Technology(
+        name="iam.saml_provider",
+        is_global=True,
+        list_items=list_saml_providers,
+        description=(
+            "IAM SAML identity providers: entity id and SHA-256 of the metadata document, valid-until "
+            "and creation dates, assertion encryption mode, decryption key ids, tags."
+        ),
+        unordered_paths=("PrivateKeyList",),
+        iam_actions=("iam:ListSAMLProviders", "iam:GetSAMLProvider"),
     ),
 )
