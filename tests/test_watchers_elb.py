@@ -238,6 +238,22 @@ def test_deleted_before_its_tags_are_read_is_skipped(aws, monkeypatch):
     assert ctx.calls["elb:DescribeLoadBalancerAttributes"] == 1
 
 
+
+def test_tag_batches_retry_one_by_one_only_when_a_member_is_gone():
+    client = boto3.client("elb", region_name=REGION)
+    stub = Stubber(client)
+    gone = {"service_error_code": "LoadBalancerNotFound", "http_status_code": 400}
+    stub.add_client_error("describe_tags", **gone, expected_params={"LoadBalancerNames": ["a", "b"]})
+    tagged = {"TagDescriptions": [{"LoadBalancerName": "a", "Tags": [{"Key": "k"}]}]}
+    stub.add_response("describe_tags", tagged, {"LoadBalancerNames": ["a"]})
+    stub.add_client_error("describe_tags", **gone, expected_params={"LoadBalancerNames": ["b"]})
+    stub.add_response("describe_tags", {"TagDescriptions": []}, {"LoadBalancerNames": ["c", "d"]})
+    stub.add_client_error("describe_tags", **gone, expected_params={"LoadBalancerNames": ["e"]})
+    with stub:
+        tags = elb.tags_in_batches(client, "LoadBalancerNames", "LoadBalancerName", "abcde", batch=2)
+    assert tags == {"a": {"k": ""}, "c": {}, "d": {}}
+    stub.assert_no_pending_responses()
+
 DESCRIPTION = {
     "LoadBalancerName": "stubbed",
     "ListenerDescriptions": [

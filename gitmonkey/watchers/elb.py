@@ -38,13 +38,13 @@ class LoadBalancerChangedError(RuntimeError):
 
 def tags_in_batches(
     client: Any, param: str, id_key: str, ids: Iterable[str], *, batch: int = TAG_BATCH
-) -> tuple[dict[str, dict[str, str]], set[str]]:
-    """Tags of every id, ``batch`` ids per DescribeTags call (classic: names, v2: ARNs), and the
-    ids found deleted.
+) -> dict[str, dict[str, str]]:
+    """Tags of every id that still exists, ``batch`` ids per DescribeTags call (classic: names,
+    v2: ARNs).
 
     A batch that fails because one of its load balancers was deleted since the listing is read
-    again one id at a time; the ids that fail alone are returned as deleted. An id that AWS
-    leaves out of the answer has no tags.
+    again one id at a time; the ids that fail alone are left out of the result. An id that AWS
+    leaves out of its answer has no tags.
     """
     ids = list(ids)
     tags: dict[str, dict[str, str]] = {}
@@ -63,6 +63,9 @@ def tags_in_batches(
         except ClientError as exc:
             if not is_error(exc, *GONE_CODES):
                 raise
+            if len(chunk) == 1:
+                gone.update(chunk)
+                continue
         for one in chunk:
             try:
                 read([one])
@@ -70,7 +73,7 @@ def tags_in_batches(
                 if not is_error(exc, *GONE_CODES):
                     raise
                 gone.add(one)
-    return {key: tags.get(key, {}) for key in ids if key not in gone}, gone
+    return {key: tags.get(key, {}) for key in ids if key not in gone}
 
 
 def _policy(description: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +175,7 @@ def list_load_balancers(ctx: SliceContext) -> list[Item]:
     """Every classic load balancer of the region; any failed read fails the whole listing."""
     elb = ctx.client("elb")
     descriptions = collect(elb, "describe_load_balancers", "LoadBalancerDescriptions")
-    tags, _ = tags_in_batches(
+    tags = tags_in_batches(
         elb, "LoadBalancerNames", "LoadBalancerName", (d["LoadBalancerName"] for d in descriptions)
     )
     present = [d for d in descriptions if d["LoadBalancerName"] in tags]

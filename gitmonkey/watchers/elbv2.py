@@ -80,7 +80,7 @@ def list_load_balancers(ctx: SliceContext) -> list[Item]:
     lbs = collect(elbv2, "describe_load_balancers", "LoadBalancers")
     if not lbs:
         return []
-    tags, _ = tags_in_batches(elbv2, "ResourceArns", "ResourceArn", (lb["LoadBalancerArn"] for lb in lbs))
+    tags = tags_in_batches(elbv2, "ResourceArns", "ResourceArn", (lb["LoadBalancerArn"] for lb in lbs))
     target_groups = _target_groups_by_lb(elbv2)
     present = [lb for lb in lbs if lb["LoadBalancerArn"] in tags]
 
