@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 SUBJECT_NAME_LIMIT = 80
+
+Annotate = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -67,7 +70,9 @@ class Plan:
         kinds = Counter(c.kind for c in self._changes)
         return kinds["added"] + len(self._baseline), kinds["modified"], kinds["deleted"]
 
-    def build(self, repo: AccountRepository) -> list[PlannedCommit]:
+    def build(self, repo: AccountRepository, *, annotate: Annotate | None = None) -> list[PlannedCommit]:
+        """The commits, in a stable order. ``annotate`` gives extra trailers for an item's commit
+        from its document (the last recorded one for a deletion): who made the change, say."""
         commits: list[PlannedCommit] = []
         if self._baseline:
             commits.append(self._baseline_commit())
@@ -75,7 +80,8 @@ class Plan:
         old_blobs = repo.read_blobs(old_shas) if old_shas else {}
         for change in sorted(self._changes, key=lambda c: c.path):
             old_doc = json.loads(old_blobs[change.old_sha]) if change.old_sha else None
-            commits.append(self._item_commit(change, old_doc))
+            extra = annotate(change.document or old_doc or {}) if annotate else []
+            commits.append(self._item_commit(change, old_doc, extra))
         return commits
 
     def _trailers(self, **extra: str) -> str:
@@ -99,7 +105,9 @@ class Plan:
         changes = tuple(FileChange(path, doc.content) for path, doc in sorted(self._baseline))
         return PlannedCommit(message=message, changes=changes)
 
-    def _item_commit(self, change: _Change, old_doc: dict[str, Any] | None) -> PlannedCommit:
+    def _item_commit(
+        self, change: _Change, old_doc: dict[str, Any] | None, extra: list[tuple[str, str]]
+    ) -> PlannedCommit:
         doc = change.document or old_doc or {}
         item_id = str(doc.get("id", ""))
         name = str(doc.get("name", ""))
@@ -120,6 +128,7 @@ class Plan:
                 arn=str(doc.get("arn", "")),
                 kind=change.kind,
             )
+            + "".join(f"\n{one_line(key)}: {one_line(value)}" for key, value in extra)
             + "\n"
         )
         return PlannedCommit(message=message, changes=(FileChange(change.path, change.content),))

@@ -103,6 +103,7 @@ class Config:
     committer_email: str = "gitmonkey@localhost"
     audit: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] = field(default_factory=dict)
+    attribution: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def account(self, name_or_id: str) -> AccountConfig:
@@ -241,6 +242,7 @@ def config_from_dict(raw: Any, path: Path, *, validate: bool = True) -> Config:
         committer_email=committer.get("email", "gitmonkey@localhost"),
         audit=raw.get("audit", {}),
         notifications=raw.get("notifications", {}),
+        attribution=raw.get("attribution", {}),
         raw=raw,
     )
 

@@ -70,7 +70,15 @@ committer:
   name: gitmonkey
   email: gitmonkey@example.com
 
-# audit: rule directories and scoring, see docs/readme/audit.md.
+# Who changed it: look up the CloudTrail event behind each change and record its actor,
+# event name and source IP in the commit's trailers. Needs cloudtrail:LookupEvents; AWS
+# allows about 2 lookups a second, and events arrive 5-15 minutes after the change.
+#: attribution:
+#:   enabled: true
+#:   max_lookups: 100
+#:   lookback_hours: 24
+
+# audit: rule directories and scoring, see docs/readme/rules.md and docs/readme/audit.md.
 # notifications: channels and recipients, see docs/readme/notify.md. Secrets are
 # never written here: use password_env / password_file (url_env, secret_file, ...).
 """

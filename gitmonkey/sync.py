@@ -70,6 +70,7 @@ class AccountReport:
     error: str | None = None
     stale: list[str] = field(default_factory=list)
     post_sync: dict[str, Any] = field(default_factory=dict)
+    attribution: Any = None  # the Attributor, when attribution is enabled
 
     @property
     def failed_slices(self) -> list[SliceOutcome]:
@@ -96,6 +97,7 @@ class AccountReport:
             "head": self.commits[-1] if self.commits else None,
             "api_calls": self.api_calls,
             "stale": self.stale,
+            "attribution": _attribution_summary(self.attribution),
             "slices": [
                 {
                     "region": s.key.region,
@@ -111,6 +113,18 @@ class AccountReport:
             ],
             "post_sync": self.post_sync,
         }
+
+
+def _attribution_summary(attributor: Any) -> dict[str, Any] | None:
+    if attributor is None:
+        return None
+    return {
+        "lookups": attributor.lookups,
+        "skipped": attributor.skipped + attributor.skipped_disabled,
+        "errors": attributor.errors,
+        "api_calls": sum(attributor.calls.values()),
+        "disabled_regions": sorted(attributor.disabled_regions),
+    }
 
 
 @dataclass
@@ -358,6 +372,7 @@ def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bo
     plan = commit_message.Plan(run.account, sync_id)
     old_head = repo.head()
 
+    previous_success = {key: info.get("last_success") for key, info in state.slices().items()}
     for outcome in run.report.slices:
         region, tech = outcome.key.region, outcome.key.technology
         if not outcome.ok:
@@ -394,7 +409,8 @@ def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bo
             region, tech, items=len(outcome.documents), api_calls=outcome.api_calls, when=when
         )
 
-    commits = plan.build(repo)
+    annotate = _attribution(run, previous_success, when, say)
+    commits = plan.build(repo, annotate=annotate)
     if commits:
         run.report.commits = repo.commit(commits, when=when)
     run.report.added, run.report.modified, run.report.deleted = plan.counts()
@@ -402,6 +418,46 @@ def _store(run: _AccountRun, sync_id: str, when: datetime, allow_mass_delete: bo
     state.save()
     run.report.stale = state.stale(when, timedelta(hours=run.config.stale_after_hours))
     _after_store(run, old_head, say, when)
+
+
+def _attribution(
+    run: _AccountRun, previous_success: dict[str, Any], until: datetime, say: Progress
+) -> commit_message.Annotate | None:
+    """With ``attribution.enabled``, a function giving each change's CloudTrail trailers.
+
+    Lookups run here, after every slice was read, so their calls are not counted in a slice.
+    """
+    settings = run.config.attribution
+    if not settings.get("enabled"):
+        return None
+    from gitmonkey.attribution import Attributor
+
+    attributor = Attributor(
+        run.session,
+        max_lookups=int(settings.get("max_lookups", 100)),
+        lookback=timedelta(hours=float(settings.get("lookback_hours", 24))),
+    )
+    run.report.attribution = attributor
+
+    def annotate(document: dict[str, Any]) -> list[tuple[str, str]]:
+        region = str(document.get("region", ""))
+        technology = str(document.get("technology", ""))
+        since = previous_success.get(f"{region}/{technology}")
+        if technology == "s3.bucket":  # a bucket's events are recorded in its own region
+            region = str((document.get("configuration") or {}).get("Region") or region)
+        found = attributor.attribute(
+            region,
+            technology,
+            str(document.get("id", "")),
+            str(document.get("name", "")),
+            str(document.get("arn", "")),
+            datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None,
+            until,
+        )
+        return found.trailers() if found else []
+
+    say(f"{run.account.name}: looking up who made the changes in CloudTrail")
+    return annotate
 
 
 def _after_store(run: _AccountRun, old_head: str | None, say: Progress, when: datetime) -> None:

@@ -549,3 +549,51 @@ def test_a_broken_account_repository_does_not_stop_the_other_accounts(tmp_path, 
     assert prod.error is None and not prod.failed_slices
     assert report.exit_code == 1
     assert (tmp_path / "accounts" / "prod" / "items/global/iam/user/alice.json").exists()
+
+
+def test_attribution_records_who_made_each_change_in_its_trailers(tmp_path, aws, monkeypatch):
+    from datetime import UTC, datetime
+
+    from gitmonkey import attribution
+
+    asked: list[tuple] = []
+
+    def attribute(self, region, technology, item_id, item_name, arn, since, until):
+        asked.append((region, technology, item_id, since is not None))
+        return attribution.Attribution(
+            actor="arn:aws:iam::123456789012:user/mallory\nGitmonkey-Account: forged",
+            event_name="AuthorizeSecurityGroupIngress",
+            event_time=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+            source_ip="198.51.100.7",
+            user_agent="aws-cli",
+            event_id="e-1",
+        )
+
+    monkeypatch.setattr(attribution.Attributor, "attribute", attribute)
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    sg = ec2.create_security_group(GroupName="web", Description="web")["GroupId"]
+    config = make_config(
+        tmp_path,
+        accounts=[{"name": "prod", "id": "123456789012", "regions": ["us-east-1"]}],
+        attribution={"enabled": True, "max_lookups": 10},
+    )
+    run_sync(config, technologies=["ec2.security_group"])
+    assert asked == [], "a baseline is not attributed"
+    ec2.authorize_security_group_ingress(
+        GroupId=sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    report = run_sync(config, technologies=["ec2.security_group"])
+    repo = config.repo_path(config.accounts[0])
+    assert asked == [("us-east-1", "ec2.security_group", sg, True)]
+    trailers = git(repo, "log", "-n1", "--format=%(trailers:unfold)", "--", "items/")
+    assert "Gitmonkey-Actor: arn:aws:iam::123456789012:user/mallory" in trailers
+    assert "Gitmonkey-Event: AuthorizeSecurityGroupIngress" in trailers
+    assert "Gitmonkey-Source-Ip: 198.51.100.7" in trailers
+    account_trailers = git(
+        repo, "log", "-n1", "--format=%(trailers:key=Gitmonkey-Account,valueonly)", "--", "items/"
+    )
+    assert account_trailers.strip() == "prod (123456789012)", "an actor cannot forge a trailer"
+    assert report.to_dict()["accounts"][0]["attribution"]["lookups"] == 0  # the stub made no call
