@@ -94,6 +94,7 @@ def test_configured_key_has_every_part(aws):
         "OnDemandRotationStartDate",
         "Aliases",
         "Grants",
+        "ServiceGrantCount",
         "Tags",
     }
     assert {k: config[k] for k in ("KeyId", "Description", "Enabled", "KeyState", "KeyManager")} == {
@@ -224,15 +225,30 @@ def test_normalised_document(aws):
 
 def test_rules_on_moto_made_keys(aws):
     stranger = "arn:aws:iam::999999999999:role/x"
-    open_policy = {**POLICY, "Statement": [*POLICY["Statement"], {
-        "Sid": "Stranger", "Effect": "Allow", "Principal": {"AWS": stranger}, "Action": "kms:Decrypt",
-        "Resource": "*"}]}
+    open_policy = {
+        **POLICY,
+        "Statement": [
+            *POLICY["Statement"],
+            {
+                "Sid": "Stranger",
+                "Effect": "Allow",
+                "Principal": {"AWS": stranger},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            },
+        ],
+    }
     unrotated = aws.create_key(Policy=json.dumps(open_policy))["KeyMetadata"]["KeyId"]
     rotated = _app_key(aws)
     (tech,) = kms.TECHNOLOGIES
     rules = RuleSet.load({}, base_dir=Path.cwd())
-    ctx = AuditContext(ACCOUNT, "test", {"111111111111": {"name": "partner", "type": "friendly"}}, (),
-                       datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC))
+    ctx = AuditContext(
+        ACCOUNT,
+        "test",
+        {"111111111111": {"name": "partner", "type": "friendly"}},
+        (),
+        datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC),
+    )
 
     found = {}
     for item in kms.list_keys(make_ctx()):
@@ -378,11 +394,19 @@ def test_grants_across_pages_are_all_recorded(monkeypatch):
     stub.add_response("describe_key", _metadata(KEY_A))
     stub.add_response("get_key_policy", {"Policy": json.dumps(POLICY)})
     stub.add_response("get_key_rotation_status", {"KeyRotationEnabled": False})
-    grant = {"GrantId": "g1", "GranteePrincipal": "arn:aws:iam::111111111111:root", "Operations": ["Decrypt"],
-             "IssuingAccount": f"arn:aws:iam::{ACCOUNT}:root", "KeyId": _arn(KEY_A)}
+    grant = {
+        "GrantId": "g1",
+        "GranteePrincipal": "arn:aws:iam::111111111111:root",
+        "Operations": ["Decrypt"],
+        "IssuingAccount": f"arn:aws:iam::{ACCOUNT}:root",
+        "KeyId": _arn(KEY_A),
+    }
     stub.add_response("list_grants", {"Grants": [grant], "Truncated": True, "NextMarker": "g"})
-    stub.add_response("list_grants", {"Grants": [{**grant, "GrantId": "g2"}], "Truncated": False},
-                      {"KeyId": KEY_A, "Marker": "g"})
+    stub.add_response(
+        "list_grants",
+        {"Grants": [{**grant, "GrantId": "g2"}], "Truncated": False},
+        {"KeyId": KEY_A, "Marker": "g"},
+    )
     stub.add_response("list_resource_tags", {"Tags": [{"TagKey": "a", "TagValue": "b"}], "Truncated": False})
     stub.activate()
 
@@ -402,3 +426,29 @@ def test_technology_metadata():
     assert {"kms:ListKeys", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListGrants"} <= set(
         tech.iam_actions
     )
+
+
+def test_grants_aws_services_make_and_retire_are_counted_not_recorded(aws):
+    """EC2 creates a grant per attached encrypted volume and retires it on detach: recording
+    them would commit on every scaling event."""
+    client = boto3.client("kms", region_name=REGION)
+    key_id = client.create_key(Description="ebs")["KeyMetadata"]["KeyId"]
+    ctx = SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), REGION)
+    technology = kms.TECHNOLOGIES[0]
+
+    def content() -> bytes:
+        (item,) = kms.list_keys(ctx)
+        return normalize_item(item, technology, account_id=ACCOUNT, secret_key=b"k").content
+
+    before = content()
+    grant = client.create_grant(
+        KeyId=key_id,
+        GranteePrincipal="arn:aws:sts::123456789012:assumed-role/aws:ec2-infrastructure/i-0abc",
+        Operations=["Decrypt"],
+        Constraints={"EncryptionContextSubset": {"aws:ebs:id": "vol-0abc"}},
+    )
+    (item,) = kms.list_keys(ctx)
+    assert item.configuration["Grants"] == [] and item.configuration["ServiceGrantCount"] == 1
+    assert content() == before, "a service's grant must not make a commit"
+    client.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
+    assert content() == before

@@ -76,6 +76,15 @@ def _grant(grant: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in grant.items() if name != "KeyId"}
 
 
+def _is_service_grant(grant: dict[str, Any]) -> bool:
+    """A grant an AWS service makes and retires by itself, e.g. EC2's per-volume grant while an
+    encrypted EBS volume is attached: recording each would commit on every scaling event
+    (Security Monkey's #1068). Only their number is kept, as an ephemeral value."""
+    grantee = str(grant.get("GranteePrincipal") or "")
+    context = (grant.get("Constraints") or {}).get("EncryptionContextSubset") or {}
+    return ":assumed-role/aws:" in grantee or any(str(k).startswith("aws:") for k in context)
+
+
 def _describe(ctx: SliceContext, key: dict[str, Any], aliases: list[str]) -> Item | None:
     kms = ctx.client("kms")
     key_id = key["KeyId"]
@@ -95,7 +104,8 @@ def _describe(ctx: SliceContext, key: dict[str, Any], aliases: list[str]) -> Ite
         NextRotationDate=rotation.get("NextRotationDate"),
         OnDemandRotationStartDate=rotation.get("OnDemandRotationStartDate"),
         Aliases=aliases,
-        Grants=[_grant(grant) for grant in grants],
+        Grants=[_grant(grant) for grant in grants if not _is_service_grant(grant)],
+        ServiceGrantCount=sum(1 for grant in grants if _is_service_grant(grant)),
         Tags={tag["TagKey"]: tag.get("TagValue", "") for tag in tags},
     )
     return Item(
@@ -123,7 +133,8 @@ def list_keys(ctx: SliceContext) -> list[Item]:
             raise
 
     candidates = [
-        key for key in keys
+        key
+        for key in keys
         if not any(name.startswith(_AWS_MANAGED_ALIAS_PREFIX) for name in aliases.get(key["KeyId"], ()))
     ]
     with ThreadPoolExecutor(max_workers=KEY_WORKERS, thread_name_prefix="kms-key") as pool:
@@ -140,7 +151,12 @@ TECHNOLOGIES = (
             "Customer-managed KMS keys (AWS-managed keys are skipped): key metadata (state, usage, spec, "
             "origin, multi-Region, deletion date...), key policy, rotation status, aliases, grants, tags."
         ),
-        ephemeral_paths=("CurrentKeyMaterialId", "NextRotationDate", "OnDemandRotationStartDate"),
+        ephemeral_paths=(
+            "CurrentKeyMaterialId",
+            "NextRotationDate",
+            "OnDemandRotationStartDate",
+            "ServiceGrantCount",
+        ),
         unordered_paths=(
             "Aliases",
             "Grants",
