@@ -193,7 +193,7 @@ def _stubbed_ctx(monkeypatch) -> tuple[SliceContext, Stubber]:
 
 
 def _stub_described(stub: Stubber, *trails: dict) -> None:
-    stub.add_response("describe_trails", {"trailList": list(trails)}, {"includeShadowTrails": False})
+    stub.add_response("describe_trails", {"trailList": list(trails)}, {"includeShadowTrails": True})
     for trail in trails:
         stub.add_response("get_trail_status", {"IsLogging": True}, {"Name": trail["TrailARN"]})
         stub.add_response("get_event_selectors", {}, {"TrailName": trail["TrailARN"]})

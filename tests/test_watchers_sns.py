@@ -377,3 +377,13 @@ def test_technology_metadata():
         "sns:ListSubscriptionsByTopic",
         "sns:ListTagsForResource",
     }
+
+
+def test_an_uppercase_protocol_does_not_bypass_the_url_redaction(aws):
+    client = boto3.client("sns", region_name=REGION)
+    arn = client.create_topic(Name="upper")["TopicArn"]
+    client.subscribe(TopicArn=arn, Protocol="HTTPS", Endpoint="https://hooks.example.com/path/SECRET-TOKEN")
+    (item,) = sns.list_topics(make_ctx())
+    (tech,) = sns.TECHNOLOGIES
+    content = normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").content.decode()
+    assert "SECRET-TOKEN" not in content

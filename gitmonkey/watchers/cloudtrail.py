@@ -52,8 +52,9 @@ _EPHEMERAL_STATUS_FIELDS = (
     "LatestCloudWatchLogsDeliveryError",
 )
 _TAG_BATCH = 20
-# ListTags says ResourceNotFoundException (or CloudTrailARNInvalidException) for a deleted trail.
-_GONE = ("TrailNotFoundException", "ResourceNotFoundException", "CloudTrailARNInvalidException")
+# ListTags says ResourceNotFoundException for a deleted trail. (CloudTrailARNInvalidException is
+# an input error, never taken for "gone": dropping a trail on it would record a deletion.)
+_GONE = ("TrailNotFoundException", "ResourceNotFoundException")
 
 
 def _arn_account(arn: str) -> str:
@@ -121,7 +122,7 @@ def list_trails(ctx: SliceContext) -> list[Item]:
     cloudtrail = ctx.client("cloudtrail")
     trails = [
         trail
-        for trail in cloudtrail.describe_trails(includeShadowTrails=False).get("trailList") or []
+        for trail in cloudtrail.describe_trails(includeShadowTrails=True).get("trailList") or []
         if trail.get("HomeRegion") == ctx.region
     ]
     described = [(trail, _configuration(ctx, trail)) for trail in trails]

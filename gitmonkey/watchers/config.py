@@ -1,8 +1,9 @@
 """AWS Config watchers: configuration recorders (three region-wide calls, none per recorder).
 
-A region has at most one customer-managed recorder (plus, in newer accounts, service-linked
-recorders). Each recorder is recorded with its recording status (``recording``; the last
-start/stop/status times and the last error are ephemeral) and the region's delivery channels
+A region has at most one customer-managed recorder; service-linked recorders (made by other
+AWS services) are not returned by these calls and are not recorded. Each recorder is recorded
+with its recording status (``recording``; the last start/stop/status times and the last error
+are ephemeral) and the region's delivery channels
 (a region has at most one; they are not attached to a recorder by name, so every recorder of
 the region carries them).
 

@@ -8,7 +8,7 @@ report, with GetAccessKeyLastUsed only for keys newer than the report. Roles tak
 
 Server certificates and SAML providers are listed and then read one by one. Neither records a
 large public document as such: a certificate is recorded by its SHA-256 fingerprint (of the DER,
-as ``openssl x509 -fingerprint -sha256`` prints it) and, when the optional ``cryptography``
+as ``openssl x509 -fingerprint -sha256`` prints it) and, when ``cryptography``
 package is importable, by facts parsed from it (subject, issuer, key, signature hash, names,
 validity); a SAML metadata document by its SHA-256 and its entityID. The private key of a
 server certificate is never returned by AWS.
@@ -377,7 +377,7 @@ def _parsed_certificate(der: bytes | None) -> dict[str, Any] | None:
             "KeySize": key_size,
             "SubjectAlternativeNames": names,
         }
-    except ValueError:
+    except (ValueError, _x509.DuplicateExtension, _x509.UnsupportedGeneralNameType, UnsupportedAlgorithm):
         return {"Parseable": False}
 
 

@@ -101,6 +101,7 @@ TECHNOLOGIES = (
         ephemeral_paths=(
             "LastModified",
             "RevisionId",
+            "RuntimeVersionConfig.RuntimeVersionArn",  # moves with AWS's automatic runtime updates
             "State",
             "StateReason",
             "StateReasonCode",

@@ -76,7 +76,7 @@ def _subscription(raw: dict[str, Any]) -> dict[str, Any]:
     protocol = raw.get("Protocol")
     endpoint = raw.get("Endpoint")
     subscription: dict[str, Any] = {"Protocol": protocol, "Endpoint": endpoint, "Owner": raw.get("Owner")}
-    if protocol in _URL_PROTOCOLS and endpoint is not None:
+    if (protocol or "").lower() in _URL_PROTOCOLS and endpoint is not None:
         subscription["Endpoint"] = _url_origin(endpoint)
         subscription["EndpointUrl"] = endpoint
     return subscription
