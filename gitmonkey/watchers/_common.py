@@ -1,4 +1,5 @@
-"""Helpers shared by the watcher modules: AWS error codes, paging, tags and policy documents."""
+"""Helpers shared by the watcher modules: AWS error codes, paging, per-item reads, tags, names,
+ARNs and policy documents."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ import functools
 import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.session
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from gitmonkey.aws import SliceContext
+    from gitmonkey.model import Item
+
+T = TypeVar("T")
 
 
 class TruncatedListError(RuntimeError):
@@ -68,9 +76,53 @@ def collect(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
     return out
 
 
+def describe_each(
+    describe: Callable[[T], Item | None],
+    entries: Iterable[T],
+    *,
+    workers: int = 8,
+    name: str = "watcher",
+    gone: Iterable[str] = (),
+) -> list[Item]:
+    """``describe`` every listed entry on a pool of ``workers`` threads named ``name``; the items
+    in listing order.
+
+    Per-item calls dominate a slice's time, hence the pool. ``describe`` must call
+    ``ctx.client(...)`` itself, in its worker thread, so that its API calls are counted to the
+    slice. An entry deleted between the listing and its describe is left out: ``describe``
+    returned ``None``, or raised a ``ClientError`` whose code is in ``gone``. Any other failure
+    re-raises (the first one, as ``pool.map`` does), so a partial list never escapes: it would be
+    recorded as deletions.
+    """
+    gone_codes = tuple(gone)
+
+    def one(entry: T) -> Item | None:
+        try:
+            return describe(entry)
+        except ClientError as exc:
+            if gone_codes and is_error(exc, *gone_codes):
+                return None
+            raise
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        described = list(pool.map(one, entries))
+    return [item for item in described if item is not None]
+
+
 def tags_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
     """AWS's ``[{"Key": k, "Value": v}]`` as ``{k: v}`` (the contract's ``Tags`` shape)."""
     return {tag["Key"]: tag.get("Value", "") for tag in tags or ()}
+
+
+def name_from_tags(tags: Mapping[str, str], default: str) -> str:
+    """An item's name: its ``Name`` tag when set and not empty, else ``default`` (its id)."""
+    return tags.get("Name") or default
+
+
+def ec2_arn(ctx: SliceContext, owner: str, resource: str) -> str:
+    """The ARN of an EC2 resource (``resource`` as ``type/id``); ``owner`` is empty for snapshots
+    and images, whose ARNs carry no account."""
+    return f"arn:{partition(ctx.client_region)}:ec2:{ctx.region}:{owner}:{resource}"
 
 
 def decode_policy(document: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item
-from gitmonkey.watchers._common import decode_policy, partition, tags_dict
+from gitmonkey.watchers._common import decode_policy, ec2_arn, name_from_tags, tags_dict
 
 VPC_ENDPOINT_FIELDS = (
     "VpcEndpointId",
@@ -58,8 +58,8 @@ def network_acl_item(ctx: SliceContext, acl: dict[str, Any], owner: str) -> Item
         technology="ec2.network_acl",
         region=ctx.region,
         id=acl_id,
-        name=tags.get("Name") or acl_id,
-        arn=f"arn:{partition(ctx.client_region)}:ec2:{ctx.region}:{owner}:network-acl/{acl_id}",
+        name=name_from_tags(tags, acl_id),
+        arn=ec2_arn(ctx, owner, f"network-acl/{acl_id}"),
         configuration=configuration,
     )
 
@@ -77,7 +77,7 @@ def vpc_endpoint_item(ctx: SliceContext, endpoint: dict[str, Any], owner: str) -
         technology="ec2.vpc_endpoint",
         region=ctx.region,
         id=endpoint_id,
-        name=tags.get("Name") or endpoint_id,
-        arn=f"arn:{partition(ctx.client_region)}:ec2:{ctx.region}:{owner}:vpc-endpoint/{endpoint_id}",
+        name=name_from_tags(tags, endpoint_id),
+        arn=ec2_arn(ctx, owner, f"vpc-endpoint/{endpoint_id}"),
         configuration=configuration,
     )

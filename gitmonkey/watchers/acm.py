@@ -16,15 +16,13 @@ certificate, which is what one wants to know when a certificate is about to expi
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import botocore.session
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, is_error, tags_dict
+from gitmonkey.watchers._common import collect, describe_each, tags_dict
 
 CERTIFICATE_WORKERS = 8
 _FIELDS = (
@@ -66,16 +64,11 @@ def _list_filters() -> dict[str, Any]:
     }
 
 
-def _describe(ctx: SliceContext, summary: dict[str, Any]) -> Item | None:
+def _describe(ctx: SliceContext, summary: dict[str, Any]) -> Item:
     acm = ctx.client("acm")
     arn = summary["CertificateArn"]
-    try:
-        detail = acm.describe_certificate(CertificateArn=arn)["Certificate"]
-        tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags")
-    except ClientError as exc:
-        if is_error(exc, "ResourceNotFoundException"):  # deleted between the listing and now
-            return None
-        raise
+    detail = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags")
     configuration: dict[str, Any] = {field: detail.get(field) for field in _FIELDS}
     configuration["Tags"] = tags_dict(tags)
     domain = detail.get("DomainName") or summary.get("DomainName") or ""
@@ -86,9 +79,13 @@ def list_certificates(ctx: SliceContext) -> list[Item]:
     """Every certificate of the region, whatever its status or key; per-certificate reads run on a
     small pool of threads."""
     summaries = collect(ctx.client("acm"), "list_certificates", "CertificateSummaryList", **_list_filters())
-    with ThreadPoolExecutor(max_workers=CERTIFICATE_WORKERS, thread_name_prefix="acm-cert") as pool:
-        described = list(pool.map(lambda summary: _describe(ctx, summary), summaries))
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda summary: _describe(ctx, summary),
+        summaries,
+        workers=CERTIFICATE_WORKERS,
+        name="acm-cert",
+        gone=("ResourceNotFoundException",),
+    )
 
 
 TECHNOLOGIES = (

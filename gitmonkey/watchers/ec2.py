@@ -14,7 +14,7 @@ from __future__ import annotations
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers import _ec2_network, _ec2_storage
-from gitmonkey.watchers._common import collect, partition, tags_dict
+from gitmonkey.watchers._common import collect, describe_each, ec2_arn, tags_dict
 
 _RULE_LISTS = ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")
 
@@ -25,9 +25,7 @@ def list_security_groups(ctx: SliceContext) -> list[Item]:
     for group in collect(ec2, "describe_security_groups", "SecurityGroups"):
         group_id = group["GroupId"]
         owner = group.get("OwnerId") or ctx.account_id
-        arn = group.get("SecurityGroupArn") or (
-            f"arn:{partition(ctx.client_region)}:ec2:{ctx.region}:{owner}:security-group/{group_id}"
-        )
+        arn = group.get("SecurityGroupArn") or ec2_arn(ctx, owner, f"security-group/{group_id}")
         configuration = {
             "GroupId": group_id,
             "GroupName": group.get("GroupName", ""),
@@ -59,8 +57,11 @@ def list_snapshots(ctx: SliceContext) -> list[Item]:
     """
     owned = [{"Name": "owner-id", "Values": [ctx.account_id]}]
     listed = collect(ctx.client("ec2"), "describe_snapshots", "Snapshots", Filters=owned)
-    return _ec2_storage.describe_each(
-        ctx, listed, _ec2_storage.snapshot_item, _ec2_storage.SNAPSHOT_GONE, "snapshot"
+    return describe_each(
+        lambda snapshot: _ec2_storage.snapshot_item(ctx, snapshot),
+        listed,
+        name="ec2-snapshot",
+        gone=_ec2_storage.SNAPSHOT_GONE,
     )
 
 
@@ -74,7 +75,12 @@ def list_images(ctx: SliceContext) -> list[Item]:
         IncludeDeprecated=True,
         IncludeDisabled=True,
     )
-    return _ec2_storage.describe_each(ctx, listed, _ec2_storage.image_item, _ec2_storage.IMAGE_GONE, "image")
+    return describe_each(
+        lambda image: _ec2_storage.image_item(ctx, image),
+        listed,
+        name="ec2-image",
+        gone=_ec2_storage.IMAGE_GONE,
+    )
 
 
 def list_network_acls(ctx: SliceContext) -> list[Item]:

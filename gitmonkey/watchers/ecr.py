@@ -11,33 +11,25 @@ it moves every time ECR evaluates the policy.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error, tags_dict
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each, tags_dict
 
 REPOSITORY_WORKERS = 8
 _GONE = ("RepositoryNotFoundException",)
 
 
-def _describe(ctx: SliceContext, repository: dict[str, Any]) -> Item | None:
+def _describe(ctx: SliceContext, repository: dict[str, Any]) -> Item:
     ecr = ctx.client("ecr")
     name = repository["repositoryName"]
     ids = {"repositoryName": name}
     if repository.get("registryId"):
         ids["registryId"] = repository["registryId"]
-    try:
-        policy = call_or_absent(ecr.get_repository_policy, ("RepositoryPolicyNotFoundException",), **ids)
-        lifecycle = call_or_absent(ecr.get_lifecycle_policy, ("LifecyclePolicyNotFoundException",), **ids)
-        tags = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags")
-    except ClientError as exc:
-        if is_error(exc, *_GONE):  # deleted between the listing and now
-            return None
-        raise
+    policy = call_or_absent(ecr.get_repository_policy, ("RepositoryPolicyNotFoundException",), **ids)
+    lifecycle = call_or_absent(ecr.get_lifecycle_policy, ("LifecyclePolicyNotFoundException",), **ids)
+    tags = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"]).get("tags")
     configuration = {
         **repository,
         "Policy": decode_policy(policy.get("policyText")) if policy else None,
@@ -57,9 +49,13 @@ def _describe(ctx: SliceContext, repository: dict[str, Any]) -> Item | None:
 def list_repositories(ctx: SliceContext) -> list[Item]:
     """Every repository of the region's own registry; a failed read of any one fails the listing."""
     repositories = collect(ctx.client("ecr"), "describe_repositories", "repositories")
-    with ThreadPoolExecutor(max_workers=REPOSITORY_WORKERS, thread_name_prefix="ecr-repository") as pool:
-        described = list(pool.map(lambda repository: _describe(ctx, repository), repositories))
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda repository: _describe(ctx, repository),
+        repositories,
+        workers=REPOSITORY_WORKERS,
+        name="ecr-repository",
+        gone=_GONE,
+    )
 
 
 TECHNOLOGIES = (

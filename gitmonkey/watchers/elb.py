@@ -15,14 +15,13 @@ configuration change.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, is_error, partition, tags_dict
+from gitmonkey.watchers._common import collect, describe_each, is_error, partition, tags_dict
 
 LB_WORKERS = 8
 TAG_BATCH = 20  # DescribeTags accepts at most 20 load balancers per call (classic and v2)
@@ -150,17 +149,12 @@ def _configuration(
     return configuration
 
 
-def _describe(ctx: SliceContext, description: dict[str, Any], tags: dict[str, str]) -> Item | None:
+def _describe(ctx: SliceContext, description: dict[str, Any], tags: dict[str, str]) -> Item:
     elb = ctx.client("elb")
     name = description["LoadBalancerName"]
-    try:
-        response = elb.describe_load_balancer_attributes(LoadBalancerName=name)
-        attributes = response.get("LoadBalancerAttributes") or {}
-        policies = _listener_policies(elb, name, description.get("ListenerDescriptions") or [])
-    except ClientError as exc:
-        if is_error(exc, *GONE_CODES):  # deleted between the listing and now
-            return None
-        raise
+    response = elb.describe_load_balancer_attributes(LoadBalancerName=name)
+    attributes = response.get("LoadBalancerAttributes") or {}
+    policies = _listener_policies(elb, name, description.get("ListenerDescriptions") or [])
     return Item(
         technology="elb.load_balancer",
         region=ctx.region,
@@ -179,9 +173,13 @@ def list_load_balancers(ctx: SliceContext) -> list[Item]:
         elb, "LoadBalancerNames", "LoadBalancerName", (d["LoadBalancerName"] for d in descriptions)
     )
     present = [d for d in descriptions if d["LoadBalancerName"] in tags]
-    with ThreadPoolExecutor(max_workers=LB_WORKERS, thread_name_prefix="elb") as pool:
-        described = list(pool.map(lambda d: _describe(ctx, d, tags[d["LoadBalancerName"]]), present))
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda d: _describe(ctx, d, tags[d["LoadBalancerName"]]),
+        present,
+        workers=LB_WORKERS,
+        name="elb",
+        gone=GONE_CODES,
+    )
 
 
 TECHNOLOGIES = (

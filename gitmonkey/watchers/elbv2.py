@@ -16,14 +16,11 @@ Per region: paginated DescribeLoadBalancers and DescribeTargetGroups, DescribeTa
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, is_error
+from gitmonkey.watchers._common import collect, describe_each
 from gitmonkey.watchers.elb import GONE_CODES, LB_WORKERS, tags_in_batches
 
 _LISTENER_DROPPED = ("LoadBalancerArn",)
@@ -47,16 +44,11 @@ def _target_groups_by_lb(elbv2: Any) -> dict[str, list[dict[str, Any]]]:
 
 def _describe(
     ctx: SliceContext, lb: dict[str, Any], tags: dict[str, str], target_groups: list[dict[str, Any]]
-) -> Item | None:
+) -> Item:
     elbv2 = ctx.client("elbv2")
     arn = lb["LoadBalancerArn"]
-    try:
-        listeners = collect(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn)
-        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn).get("Attributes") or []
-    except ClientError as exc:
-        if is_error(exc, *GONE_CODES):  # deleted between the listing and now
-            return None
-        raise
+    listeners = collect(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn)
+    attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn).get("Attributes") or []
     configuration = dict(lb)
     configuration["Listeners"] = [
         {k: v for k, v in listener.items() if k not in _LISTENER_DROPPED} for listener in listeners
@@ -84,13 +76,11 @@ def list_load_balancers(ctx: SliceContext) -> list[Item]:
     target_groups = _target_groups_by_lb(elbv2)
     present = [lb for lb in lbs if lb["LoadBalancerArn"] in tags]
 
-    def describe(lb: dict[str, Any]) -> Item | None:
+    def describe(lb: dict[str, Any]) -> Item:
         arn = lb["LoadBalancerArn"]
         return _describe(ctx, lb, tags[arn], target_groups.get(arn, []))
 
-    with ThreadPoolExecutor(max_workers=LB_WORKERS, thread_name_prefix="elbv2") as pool:
-        described = list(pool.map(describe, present))
-    return [item for item in described if item is not None]
+    return describe_each(describe, present, workers=LB_WORKERS, name="elbv2", gone=GONE_CODES)
 
 
 TECHNOLOGIES = (

@@ -13,14 +13,11 @@ the rotation status, the aliases (sorted), the grants and the tags.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each
 
 KEY_WORKERS = 8
 _AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
@@ -124,22 +121,18 @@ def list_keys(ctx: SliceContext) -> list[Item]:
     keys = collect(kms, "list_keys", "Keys")
     aliases = _aliases_by_key(kms)
 
-    def describe(key: dict[str, Any]) -> Item | None:
-        try:
-            return _describe(ctx, key, aliases.get(key["KeyId"], []))
-        except ClientError as exc:
-            if is_error(exc, "NotFoundException"):  # deleted between the listing and now
-                return None
-            raise
-
     candidates = [
         key
         for key in keys
         if not any(name.startswith(_AWS_MANAGED_ALIAS_PREFIX) for name in aliases.get(key["KeyId"], ()))
     ]
-    with ThreadPoolExecutor(max_workers=KEY_WORKERS, thread_name_prefix="kms-key") as pool:
-        described = list(pool.map(describe, candidates))  # re-raises the first failure: no partial list
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda key: _describe(ctx, key, aliases.get(key["KeyId"], [])),
+        candidates,
+        workers=KEY_WORKERS,
+        name="kms-key",
+        gone=("NotFoundException",),
+    )
 
 
 TECHNOLOGIES = (

@@ -12,16 +12,12 @@ one that sets the same values, and add nothing the other fields do not say: they
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each
 
-FUNCTION_WORKERS = 8
 _NOT_FOUND = ("ResourceNotFoundException",)
 _URL_FIELDS = ("FunctionUrl", "AuthType", "Cors", "InvokeMode", "CreationTime", "LastModifiedTime")
 
@@ -70,22 +66,16 @@ def _describe(ctx: SliceContext, function: dict[str, Any], mappings: list[dict[s
 
 def list_functions(ctx: SliceContext) -> list[Item]:
     """Every function of the region; the four per-function calls run on a small thread pool."""
-
-    def describe(function: dict[str, Any]) -> Item | None:
-        try:
-            return _describe(ctx, function, mappings.get(_unqualified(function["FunctionArn"]), []))
-        except ClientError as exc:
-            if is_error(exc, *_NOT_FOUND):  # deleted between the listing and now
-                return None
-            raise
-
     functions = collect(ctx.client("lambda"), "list_functions", "Functions")
     if not functions:
         return []
     mappings = _mappings_by_function(ctx)
-    with ThreadPoolExecutor(max_workers=FUNCTION_WORKERS, thread_name_prefix="lambda-fn") as pool:
-        described = list(pool.map(describe, functions))  # re-raises the first failure: no partial list
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda function: _describe(ctx, function, mappings.get(_unqualified(function["FunctionArn"]), [])),
+        functions,
+        name="lambda-fn",
+        gone=_NOT_FOUND,
+    )
 
 
 TECHNOLOGIES = (

@@ -15,14 +15,11 @@ declared secret and hashed before it reaches git.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import decode_policy, is_error, tags_dict
+from gitmonkey.watchers._common import decode_policy, describe_each, tags_dict
 
 DESCRIBE_BATCH = 5  # DescribeDomains accepts at most five names
 TAG_WORKERS = 4
@@ -53,13 +50,8 @@ def _statuses(ctx: SliceContext, names: list[str]) -> list[dict[str, Any]]:
     return statuses
 
 
-def _describe(ctx: SliceContext, status: dict[str, Any]) -> Item | None:
-    try:
-        tags = ctx.client("opensearch").list_tags(ARN=status["ARN"]).get("TagList")
-    except ClientError as exc:
-        if is_error(exc, "ResourceNotFoundException"):  # deleted since DescribeDomains
-            return None
-        raise
+def _describe(ctx: SliceContext, status: dict[str, Any]) -> Item:
+    tags = ctx.client("opensearch").list_tags(ARN=status["ARN"]).get("TagList")
     name = status["DomainName"]
     return Item(
         technology="opensearch.domain",
@@ -76,9 +68,13 @@ def list_domains(ctx: SliceContext) -> list[Item]:
     listed = ctx.client("opensearch").list_domain_names()["DomainNames"]
     names = sorted({entry["DomainName"] for entry in listed})
     statuses = _statuses(ctx, names)
-    with ThreadPoolExecutor(max_workers=TAG_WORKERS, thread_name_prefix="opensearch-domain") as pool:
-        described = list(pool.map(lambda status: _describe(ctx, status), statuses))
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda status: _describe(ctx, status),
+        statuses,
+        workers=TAG_WORKERS,
+        name="opensearch-domain",
+        gone=("ResourceNotFoundException",),  # deleted since DescribeDomains
+    )
 
 
 TECHNOLOGIES = (

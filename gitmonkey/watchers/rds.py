@@ -21,64 +21,49 @@ cluster member's ``IsClusterWriter`` swap on a Multi-AZ failover, which is not a
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, is_error, partition, tags_dict
+from gitmonkey.watchers._common import collect, describe_each, partition, tags_dict
 
 SNAPSHOT_WORKERS = 8
 RESTORE_ATTRIBUTE = "restore"
 
 
-def _configuration(record: dict[str, Any], arn_key: str) -> dict[str, Any]:
+def _item(
+    ctx: SliceContext,
+    technology: str,
+    record: dict[str, Any],
+    id_key: str,
+    arn_key: str,
+    arn_kind: str,
+    **extra: Any,
+) -> Item:
+    """The item of one RDS record: the record less ``TagList`` (as ``Tags``) and its ARN, plus ``extra``."""
+    ident = record[id_key]
     configuration = {key: value for key, value in record.items() if key not in ("TagList", arn_key)}
     configuration["Tags"] = tags_dict(record.get("TagList"))
-    return configuration
-
-
-def _arn(ctx: SliceContext, record: dict[str, Any], arn_key: str, kind: str, ident: str) -> str:
-    return record.get(arn_key) or (
-        f"arn:{partition(ctx.client_region)}:rds:{ctx.region}:{ctx.account_id}:{kind}:{ident}"
+    configuration.update(extra)
+    arn = record.get(arn_key) or (
+        f"arn:{partition(ctx.client_region)}:rds:{ctx.region}:{ctx.account_id}:{arn_kind}:{ident}"
     )
+    return Item(technology, ctx.region, ident, ident, arn, configuration)
 
 
 def list_db_instances(ctx: SliceContext) -> list[Item]:
-    items = []
-    for record in collect(ctx.client("rds"), "describe_db_instances", "DBInstances"):
-        ident = record["DBInstanceIdentifier"]
-        items.append(
-            Item(
-                technology="rds.db_instance",
-                region=ctx.region,
-                id=ident,
-                name=ident,
-                arn=_arn(ctx, record, "DBInstanceArn", "db", ident),
-                configuration=_configuration(record, "DBInstanceArn"),
-            )
-        )
-    return items
+    return [
+        _item(ctx, "rds.db_instance", record, "DBInstanceIdentifier", "DBInstanceArn", "db")
+        for record in collect(ctx.client("rds"), "describe_db_instances", "DBInstances")
+    ]
 
 
 def list_db_clusters(ctx: SliceContext) -> list[Item]:
-    items = []
-    for record in collect(ctx.client("rds"), "describe_db_clusters", "DBClusters"):
-        ident = record["DBClusterIdentifier"]
-        items.append(
-            Item(
-                technology="rds.db_cluster",
-                region=ctx.region,
-                id=ident,
-                name=ident,
-                arn=_arn(ctx, record, "DBClusterArn", "cluster", ident),
-                configuration=_configuration(record, "DBClusterArn"),
-            )
-        )
-    return items
+    return [
+        _item(ctx, "rds.db_cluster", record, "DBClusterIdentifier", "DBClusterArn", "cluster")
+        for record in collect(ctx.client("rds"), "describe_db_clusters", "DBClusters")
+    ]
 
 
 @dataclass(frozen=True)
@@ -135,28 +120,15 @@ def _list_snapshots(ctx: SliceContext, kind: _SnapshotKind) -> list[Item]:
     """Every manual snapshot of the region; the per-snapshot attribute reads run on a small pool."""
     records = collect(ctx.client("rds"), kind.list_operation, kind.list_key, SnapshotType="manual")
 
-    def describe(record: dict[str, Any]) -> Item | None:
-        ident = record[kind.id_key]
-        try:
-            restore = _restore_accounts(ctx, kind, ident)
-        except ClientError as exc:
-            if is_error(exc, *kind.not_found):  # deleted between the listing and now
-                return None
-            raise
-        configuration = _configuration(record, kind.arn_key)
-        configuration["RestoreAccounts"] = restore
-        return Item(
-            technology=kind.technology,
-            region=ctx.region,
-            id=ident,
-            name=ident,
-            arn=_arn(ctx, record, kind.arn_key, kind.arn_kind, ident),
-            configuration=configuration,
+    def describe(record: dict[str, Any]) -> Item:
+        restore = _restore_accounts(ctx, kind, record[kind.id_key])
+        return _item(
+            ctx, kind.technology, record, kind.id_key, kind.arn_key, kind.arn_kind, RestoreAccounts=restore
         )
 
-    with ThreadPoolExecutor(max_workers=SNAPSHOT_WORKERS, thread_name_prefix="rds-snapshot") as pool:
-        described = list(pool.map(describe, records))  # re-raises the first failure: no partial list
-    return [item for item in described if item is not None]
+    return describe_each(
+        describe, records, workers=SNAPSHOT_WORKERS, name="rds-snapshot", gone=kind.not_found
+    )
 
 
 def list_db_snapshots(ctx: SliceContext) -> list[Item]:

@@ -7,14 +7,18 @@ avoids a redirect round trip per call.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error, partition, tags_dict
+from gitmonkey.watchers._common import (
+    call_or_absent,
+    collect,
+    decode_policy,
+    describe_each,
+    partition,
+    tags_dict,
+)
 
 # (configuration key, client method, response key or None for the whole response, "not configured" codes)
 _PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
@@ -34,7 +38,6 @@ _PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
 )
 
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
-BUCKET_WORKERS = 8
 
 
 def _bucket_region(s3: Any, bucket: dict[str, Any]) -> str:
@@ -75,19 +78,10 @@ def _describe(ctx: SliceContext, bucket: dict[str, Any]) -> Item:
 def list_buckets(ctx: SliceContext) -> list[Item]:
     """Every bucket; the per-bucket reads (a dozen calls each) run on a small pool of threads,
     so that the S3 slice, the costliest of an account, does not set the length of the sync."""
-
-    def describe(bucket: dict[str, Any]) -> Item | None:
-        try:
-            return _describe(ctx, bucket)
-        except ClientError as exc:
-            if is_error(exc, "NoSuchBucket"):  # deleted between the listing and now
-                return None
-            raise
-
     buckets = collect(ctx.client("s3"), "list_buckets", "Buckets")
-    with ThreadPoolExecutor(max_workers=BUCKET_WORKERS, thread_name_prefix="s3-bucket") as pool:
-        described = list(pool.map(describe, buckets))  # re-raises the first failure: no partial list
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda bucket: _describe(ctx, bucket), buckets, name="s3-bucket", gone=("NoSuchBucket",)
+    )
 
 
 TECHNOLOGIES = (

@@ -15,28 +15,20 @@ pending deletion, and a restored secret appears again.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, decode_policy, is_error, tags_dict
+from gitmonkey.watchers._common import collect, decode_policy, describe_each, tags_dict
 
 SECRET_WORKERS = 8
 # Present in every document, null when the secret does not have them.
 _ALWAYS = ("Description", "KmsKeyId", "RotationLambdaARN", "RotationRules", "OwningService", "PrimaryRegion")
 
 
-def _describe(ctx: SliceContext, entry: dict[str, Any]) -> Item | None:
+def _describe(ctx: SliceContext, entry: dict[str, Any]) -> Item:
     arn = entry["ARN"]
-    try:
-        response = ctx.client("secretsmanager").get_resource_policy(SecretId=arn)
-    except ClientError as exc:
-        if is_error(exc, "ResourceNotFoundException"):  # deleted between the listing and now
-            return None
-        raise
+    response = ctx.client("secretsmanager").get_resource_policy(SecretId=arn)
     policy = response.get("ResourcePolicy")
     configuration: dict[str, Any] = dict.fromkeys(_ALWAYS)
     configuration.update(entry)
@@ -58,9 +50,13 @@ def _describe(ctx: SliceContext, entry: dict[str, Any]) -> Item | None:
 def list_secrets(ctx: SliceContext) -> list[Item]:
     """Every secret of the region; a failed read of any secret fails the whole listing."""
     entries = collect(ctx.client("secretsmanager"), "list_secrets", "SecretList")
-    with ThreadPoolExecutor(max_workers=SECRET_WORKERS, thread_name_prefix="secretsmanager-secret") as pool:
-        described = list(pool.map(lambda entry: _describe(ctx, entry), entries))
-    return [item for item in described if item is not None]
+    return describe_each(
+        lambda entry: _describe(ctx, entry),
+        entries,
+        workers=SECRET_WORKERS,
+        name="secretsmanager-secret",
+        gone=("ResourceNotFoundException",),
+    )
 
 
 TECHNOLOGIES = (

@@ -10,16 +10,12 @@ whole URL goes to ``EndpointUrl``, a secret path: git sees that it changed, neve
 from __future__ import annotations
 
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, decode_policy, is_error, tags_dict
+from gitmonkey.watchers._common import collect, decode_policy, describe_each, tags_dict
 
-TOPIC_WORKERS = 8
 # Error codes of a topic deleted after ListTopics: GetTopicAttributes / ListSubscriptionsByTopic
 # say NotFound, ListTagsForResource says ResourceNotFound.
 _GONE = ("NotFound", "ResourceNotFound")
@@ -106,19 +102,8 @@ def _describe(ctx: SliceContext, topic_arn: str) -> Item:
 
 def list_topics(ctx: SliceContext) -> list[Item]:
     """Every topic of the region; the per-topic reads (three calls each) run on a small pool."""
-
-    def describe(topic_arn: str) -> Item | None:
-        try:
-            return _describe(ctx, topic_arn)
-        except ClientError as exc:
-            if is_error(exc, *_GONE):  # deleted between the listing and now
-                return None
-            raise
-
     arns = [topic["TopicArn"] for topic in collect(ctx.client("sns"), "list_topics", "Topics")]
-    with ThreadPoolExecutor(max_workers=TOPIC_WORKERS, thread_name_prefix="sns-topic") as pool:
-        described = list(pool.map(describe, arns))  # re-raises the first failure: no partial list
-    return [item for item in described if item is not None]
+    return describe_each(lambda topic_arn: _describe(ctx, topic_arn), arns, name="sns-topic", gone=_GONE)
 
 
 TECHNOLOGIES = (

@@ -11,14 +11,11 @@ account and region as its sources, so the listing already holds the answer.
 from __future__ import annotations
 
 import datetime
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, decode_policy, is_error, partition
+from gitmonkey.watchers._common import collect, decode_policy, describe_each, partition
 
 QUEUE_WORKERS = 8
 # Without MaxResults, ListQueues returns at most 1,000 URLs and no NextToken: a silent truncation.
@@ -75,15 +72,10 @@ def queue_name(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _describe(ctx: SliceContext, url: str) -> Item | None:
+def _describe(ctx: SliceContext, url: str) -> Item:
     sqs = ctx.client("sqs")
-    try:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes") or {}
-        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
-    except ClientError as exc:
-        if is_error(exc, *GONE_CODES):  # deleted between the listing and now
-            return None
-        raise
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes") or {}
+    tags = sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
     name = queue_name(url)
     configuration: dict[str, Any] = dict.fromkeys(_ALWAYS)
     configuration.update({key: _typed(key, value) for key, value in attributes.items()})
@@ -113,9 +105,9 @@ def list_queues(ctx: SliceContext) -> list[Item]:
     urls = list(dict.fromkeys(
         collect(ctx.client("sqs"), "list_queues", "QueueUrls", PaginationConfig={"PageSize": LIST_PAGE_SIZE})
     ))
-    with ThreadPoolExecutor(max_workers=QUEUE_WORKERS, thread_name_prefix="sqs-queue") as pool:
-        described = list(pool.map(lambda url: _describe(ctx, url), urls))
-    items = [item for item in described if item is not None]
+    items = describe_each(
+        lambda url: _describe(ctx, url), urls, workers=QUEUE_WORKERS, name="sqs-queue", gone=GONE_CODES
+    )
     _link_dead_letter_sources(items)
     return items
 
