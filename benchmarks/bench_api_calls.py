@@ -16,19 +16,6 @@ moto answers GetAccountAuthorizationDetails in one page whatever ``MaxItems`` sa
 
 from __future__ import annotations
 
-import os
-
-# Fake credentials (as tests/conftest.py), set before boto3 or moto is imported: never a real account.
-os.environ.update({
-    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-})
-os.environ.pop("AWS_PROFILE", None)
-
 import json
 import tempfile
 from collections import Counter
@@ -41,6 +28,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from gitmonkey.config import config_from_dict
+from gitmonkey.demo import simulated_environment
 from gitmonkey.sync import run_sync
 
 ACCOUNT_ID = "123456789012"
@@ -253,6 +241,7 @@ def _figure(tech: str, items: int, calls: int, base_items: int, base_calls: int,
 
 
 def run() -> list[dict[str, Any]]:
+    simulated_environment()  # fake credentials and a lean moto, never a real account
     with mock_aws(), tempfile.TemporaryDirectory(prefix="gitmonkey-bench-") as tmp:
         seed_account()
         synced = gitmonkey_read(Path(tmp))

@@ -18,19 +18,6 @@ which real AWS would not. Each mode runs ``REPEAT`` times; the fastest run of ea
 
 from __future__ import annotations
 
-import os
-
-# Fake credentials (as tests/conftest.py), set before boto3 or moto is imported: never a real account.
-os.environ.update({
-    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-})
-os.environ.pop("AWS_PROFILE", None)
-
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,6 +31,7 @@ from moto import mock_aws
 
 from gitmonkey.aws import AccountSession
 from gitmonkey.config import config_from_dict
+from gitmonkey.demo import simulated_environment
 from gitmonkey.sync import SliceOutcome, SyncReport, run_sync
 
 ACCOUNT_ID = "123456789012"
@@ -133,6 +121,7 @@ def _sync(root: Path, name: str, concurrency: int, clients: _Clients) -> _Run:
 
 
 def run() -> list[dict[str, Any]]:
+    simulated_environment()  # fake credentials and a lean moto, never a real account
     clients = _Clients()
     concurrent: list[_Run] = []
     sequential: list[_Run] = []

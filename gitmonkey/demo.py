@@ -32,7 +32,7 @@ accounts:
 Echo = Callable[[str], None]
 
 
-def _simulated_environment() -> None:
+def simulated_environment() -> None:
     """Fake credentials and a lean moto, set before boto3 or moto build anything."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "demo",
@@ -332,7 +332,7 @@ def _issues_table(repo: Path, config: Config) -> str:
 
 
 def run_demo(directory: Path, echo: Echo = print) -> Path:
-    _simulated_environment()
+    simulated_environment()
     from moto import mock_aws
 
     from gitmonkey.cli.sync_cmd import render_summary
