@@ -77,7 +77,9 @@ def test_the_same_events_twice_make_one_message(tmp_path: Path) -> None:
     events = [new_issue(), new_issue(item_id="sg-2", details={"fingerprint": "fp2"})]
     assert enqueue(tmp_path, ACCOUNT, events, conf, now=NOW) == 1
     assert enqueue(tmp_path, ACCOUNT, list(reversed(events)), conf, now=NOW + timedelta(minutes=5)) == 0
-    assert enqueue(tmp_path, ACCOUNT, events[:1], conf, now=NOW) == 1
+    assert enqueue(tmp_path, ACCOUNT, events[:1], conf, now=NOW) == 0
+    third = new_issue(item_id="sg-3", details={"fingerprint": "fp3"})
+    assert enqueue(tmp_path, ACCOUNT, [*events, third], conf, now=NOW) == 1
     assert pending_count(tmp_path) == 2
 
 

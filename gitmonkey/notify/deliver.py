@@ -5,15 +5,18 @@ The guarantee, per message and recipient:
 - **Never lost.** A message is on disk (fsynced) before any delivery is tried. A failure keeps it
   pending with an exponential backoff (``next_attempt`` in the file), retried by later flushes
   until ``max_age_hours``; then it moves to ``outbox/dead/`` and is reported, never deleted.
-- **Never twice.** The idempotency key is a hash of the recipient and of the events' identities:
-  enqueuing the same events again writes nothing. Before sending, the message is durably marked
-  ``sending``; after, ``sent``. A crash after the ``sent/`` record is written but before the
-  pending file is removed is finished by the next flush (the record proves the delivery). Only a
-  crash before the record leaves ``sending`` behind with the send unknown. Then channels whose
-  receivers can deduplicate (webhook: ``Idempotency-Key`` header; email: ``Message-ID``; SNS FIFO
-  topics: ``MessageDeduplicationId``) get it again with the same key; the others (Slack, standard
-  SNS, stdout) are not resent: the message goes to ``dead/`` marked "may have been delivered", so
-  a person decides (``gitmonkey notify retry``). No transport can promise more than this.
+- **Never twice.** Per recipient, the identities of the events already queued or sent are
+  recorded (``dedup``): enqueuing drops them, and a digest left with nothing new is not written,
+  so a run rebuilding events it had queued plus new ones queues only the new ones. The message's
+  idempotency key is a hash of the recipient and of its events' identities.
+- **Crashes while sending.** Before sending, the message is durably marked ``sending``; after,
+  ``sent``. A crash after the ``sent/`` record is written but before the pending file is removed
+  is finished by the next flush (the record proves the delivery). Only a crash before the record
+  leaves ``sending`` behind with the send unknown. Then channels whose receivers can deduplicate
+  (webhook: ``Idempotency-Key`` header; email: ``Message-ID``; SNS FIFO topics:
+  ``MessageDeduplicationId``) get it again with the same key; the others (Slack, standard SNS,
+  stdout) are not resent: the message goes to ``dead/`` marked "may have been delivered", so a
+  person decides (``gitmonkey notify retry``). No transport can promise more than this.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from gitmonkey import events as ev
 from gitmonkey.config import AccountConfig, ConfigError
 from gitmonkey.notify import subscriptions
 from gitmonkey.notify.channels import DeliveryError, build_channel
+from gitmonkey.notify.dedup import EventRecords, event_identity, records_lock
 from gitmonkey.notify.links import repo_web_base
 from gitmonkey.notify.outbox import PENDING, SENDING, Outbox, iso, parse_time, utcnow
 from gitmonkey.notify.render import Rendered, render
@@ -50,10 +54,6 @@ class FlushResult:
         if self.busy:
             text += " (another flush is running)"
         return text
-
-
-def event_identity(event: ev.Event) -> str:
-    return hashlib.sha256(json.dumps(event.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
 
 
 def idempotency_key(recipient: subscriptions.Recipient, identities: list[str]) -> str:
@@ -108,30 +108,47 @@ def enqueue(
     state_dir: Path, account: AccountConfig, events: list[ev.Event], notifications: dict[str, Any],
     *, now: datetime | None = None,
 ) -> int:
-    """Write one digest per interested recipient into the outbox; returns the messages written."""
+    """Write one digest per interested recipient into the outbox; returns the messages written.
+
+    Events the recipient was already queued or sent (within ``keep_sent_days``) are left out; a
+    digest with nothing new left, or only a summary of a sync that changed nothing, is not written.
+    """
     settings = subscriptions.load(notifications)
     now = now or utcnow()
     outbox = Outbox(state_dir)
     base_url: str | None = None
     base_known = False
     written = 0
+    identified = [(event_identity(e), e) for e in events]
     for recipient in settings.recipients:
         if not recipient.wants_account(account.name, account.id):
             continue
-        chosen = [e for e in events if recipient.wants(e)]
-        if not chosen or not _worth_sending(chosen):
+        chosen = [(i, e) for i, e in identified if recipient.wants(e)]
+        if not chosen or not _worth_sending([e for _, e in chosen]):
             continue
-        key = idempotency_key(recipient, [event_identity(e) for e in chosen])
-        if outbox.known(key):
-            continue
-        if not base_known:
-            base_url, base_known = repo_web_base(repo_of(state_dir), account.remote), True
-        rendered = render(
-            account.name, account.id, chosen, base_url=base_url,
-            max_diff_chars=settings.delivery.max_diff_chars, key=key,
-        )
-        if outbox.add(new_message(key, recipient, account.name, account.id, rendered, now)):
-            written += 1
+        records = EventRecords(outbox, recipient.identity())
+        with records_lock(outbox):
+            seen = records.known()
+            fresh = []
+            for identity, event in chosen:
+                if identity not in seen:
+                    seen.add(identity)
+                    fresh.append((identity, event))
+            if not fresh or not _worth_sending([e for _, e in fresh]):
+                continue
+            key = idempotency_key(recipient, [i for i, _ in fresh])
+            # The record first: a crash before the message leaves an entry that does not count.
+            records.record(key, [i for i, _ in fresh], now)
+            if outbox.known(key):
+                continue
+            if not base_known:
+                base_url, base_known = repo_web_base(repo_of(state_dir), account.remote), True
+            rendered = render(
+                account.name, account.id, [e for _, e in fresh], base_url=base_url,
+                max_diff_chars=settings.delivery.max_diff_chars, key=key,
+            )
+            if outbox.add(new_message(key, recipient, account.name, account.id, rendered, now)):
+                written += 1
     return written
 
 

@@ -4,7 +4,8 @@
 records a delivery; ``outbox/dead/<key>.json`` a message given up on. A message is moved by
 writing its new file first and removing the old one after, so at every instant its key is
 present in at least one folder: that is what makes enqueuing the same events twice a no-op
-even while a flush runs.
+even while a flush runs. ``outbox/events/`` holds, per recipient, the events already queued
+(``dedup``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _write(path: Path, message: dict[str, Any], *, exclusive: bool = False) -> None:
+def write_json(path: Path, message: dict[str, Any], *, exclusive: bool = False) -> None:
     """Write ``message`` to ``path`` atomically (private: mode 0600) and make the entry durable."""
     data = json.dumps(message, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     atomic_write(path, data.encode("utf-8"), mode=0o600, exclusive=exclusive)
@@ -64,17 +65,17 @@ class Outbox:
         if self.known(message["key"]):
             return False
         try:
-            _write(self._path(message["key"]), message, exclusive=True)
+            write_json(self._path(message["key"]), message, exclusive=True)
         except FileExistsError:
             return False
         return True
 
     def save(self, message: dict[str, Any]) -> None:
         """Replace a pending message's file atomically (and durably: ``sending`` must survive a crash)."""
-        _write(self._path(message["key"]), message)
+        write_json(self._path(message["key"]), message)
 
     def _move(self, message: dict[str, Any], folder: Path) -> None:
-        _write(self._path(message["key"], folder), message)
+        write_json(self._path(message["key"], folder), message)
         self._path(message["key"]).unlink(missing_ok=True)
         fsync_dir(self.root)
 
@@ -92,7 +93,8 @@ class Outbox:
     def mark_dead(self, message: dict[str, Any], reason: str, now: datetime) -> None:
         self._move({**message, "state": DEAD, "dead_at": iso(now), "last_error": reason}, self.dead_dir)
 
-    def _read(self, folder: Path) -> Iterator[dict[str, Any]]:
+    def read(self, folder: Path) -> Iterator[dict[str, Any]]:
+        """The readable messages of one folder (the root, ``sent_dir`` or ``dead_dir``)."""
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("*.json")):
@@ -103,11 +105,13 @@ class Outbox:
             except (OSError, ValueError):
                 continue
 
+    _read = read
+
     def pending(self) -> list[dict[str, Any]]:
-        return sorted(self._read(self.root), key=lambda m: (m.get("created", ""), m["key"]))
+        return sorted(self.read(self.root), key=lambda m: (m.get("created", ""), m["key"]))
 
     def dead(self) -> list[dict[str, Any]]:
-        return list(self._read(self.dead_dir))
+        return list(self.read(self.dead_dir))
 
     def count(self, folder: Path | None = None) -> int:
         folder = folder or self.root
@@ -138,7 +142,7 @@ class Outbox:
     def prune_sent(self, now: datetime, keep_days: float) -> None:
         """Forget deliveries older than ``keep_days``: their keys stop deduplicating after that."""
         cutoff = now - timedelta(days=keep_days)
-        for message in list(self._read(self.sent_dir)):
+        for message in list(self.read(self.sent_dir)):
             sent_at = message.get("sent_at")
             if sent_at and parse_time(sent_at) < cutoff:
                 self._path(message["key"], self.sent_dir).unlink(missing_ok=True)
