@@ -10,8 +10,9 @@ name and email). People's commits may quote trailers, but not as the bot.
 
 Each event is built exactly as ``audit.run.issue_events`` builds the live one: new, regressed,
 justified and expired from the issue entry in the commit's version of the item's issue file;
-fixed from the entry in the first parent's version. The outbox's idempotency key is a hash of
-the events, so an identical event is what lets a message already enqueued be recognised.
+fixed from the entry in the first parent's version. A replayed event has the identity of the live
+one (fingerprint and audit commit, see ``gitmonkey.notify.dedup``), so the outbox drops it for a
+recipient that already has it.
 """
 
 from __future__ import annotations
