@@ -12,10 +12,15 @@ import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
 
-from gitmonkey.aws import SliceContext
-from gitmonkey.config import Config, config_from_dict
+from gitmonkey.aws import AccountSession, SliceContext
+from gitmonkey.config import AccountConfig, Config, config_from_dict
 
 ACCOUNT_ID = "123456789012"
+
+
+def slice_context(region: str) -> SliceContext:
+    """A watcher's view of the test account in ``region`` ("global" for IAM, S3...)."""
+    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT_ID)), region)
 
 
 def make_config(tmp_path: Path, **overrides: Any) -> Config:

@@ -18,10 +18,10 @@ from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import acm
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -29,7 +29,7 @@ TECH = acm.TECHNOLOGIES[0]
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @functools.cache

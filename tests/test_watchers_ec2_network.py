@@ -14,17 +14,17 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import ec2, get_technology
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 STRANGER = "999999999999"
 
 
 def make_ctx(region: str = "us-east-1") -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @pytest.fixture

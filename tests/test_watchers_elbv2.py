@@ -14,10 +14,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import elb, elbv2
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -26,7 +26,7 @@ WEAK = "ELBSecurityPolicy-TLS-1-0-2015-04"
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.model import GLOBAL_REGION
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import all_technologies, iam
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 SERVER_CERT = all_technologies()["iam.server_certificate"]
@@ -40,7 +40,7 @@ METADATA = (
 
 
 def make_ctx() -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), GLOBAL_REGION)
+    return slice_context(GLOBAL_REGION)
 
 
 def certificate(common_name: str, key, signer=None) -> x509.Certificate:

@@ -21,6 +21,7 @@ from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import kms
 from gitmonkey.watchers._common import TruncatedListError, collect
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -49,7 +50,7 @@ PER_KEY_CALLS = ("DescribeKey", "GetKeyPolicy", "GetKeyRotationStatus", "ListGra
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @pytest.fixture

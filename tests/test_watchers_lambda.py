@@ -17,9 +17,9 @@ from moto import mock_aws
 
 from gitmonkey.audit import RuleSet
 from gitmonkey.audit.context import AuditContext
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
+from tests.helpers import slice_context
 
 watcher = importlib.import_module("gitmonkey.watchers.lambda")  # "lambda" is a keyword: no import statement
 
@@ -31,7 +31,7 @@ KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-123456789
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import opensearch
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -42,7 +42,7 @@ def _policy(domain: str, principal: str) -> dict:
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import get_technology, rds
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -24,7 +24,7 @@ PASSWORD = "not-a-real-password"
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 def normalized(item):

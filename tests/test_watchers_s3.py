@@ -11,9 +11,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.watchers import s3
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 POLICY = {
@@ -40,7 +40,7 @@ PARTS = (
 
 
 def make_ctx() -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), "global")
+    return slice_context("global")
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import secretsmanager
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -41,7 +41,7 @@ VERSION_1, VERSION_2, VERSION_3 = (f"0000000{n}-1111-2222-3333-444444444444" for
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from moto import mock_aws
 
 from gitmonkey.audit import RuleSet
 from gitmonkey.audit.context import AuditContext
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import REDACTED_PREFIX, normalize_item
 from gitmonkey.watchers import sns
+from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -38,7 +38,7 @@ HOOK_URL = "https://ops:hunter2@hooks.example.com:8443/integration/KEY-1234/enqu
 
 
 def make_ctx(region: str = REGION) -> SliceContext:
-    return SliceContext(AccountSession(AccountConfig(name="test", id=ACCOUNT)), region)
+    return slice_context(region)
 
 
 @pytest.fixture
