@@ -140,15 +140,7 @@ def test_email_html_and_text_with_login(
     controller, inbox = smtp
     monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
     conf = notifications(
-        {
-            "type": "email",
-            "host": "127.0.0.1",
-            "port": controller.port,
-            "security": "none",
-            "username": "bot",
-            "password_env": "SMTP_PASSWORD",
-            "from": "gitmonkey@example.com",
-        },
+        login_without_tls("127.0.0.1", controller.port),
         address=["sec@example.com", "ops@example.com"],
     )
     evil = new_issue(item_name="<script>alert(1)</script>")
@@ -175,15 +167,7 @@ def test_email_wrong_password_stays_pending(
     controller, inbox = smtp
     monkeypatch.setenv("SMTP_PASSWORD", "wrong")
     conf = notifications(
-        {
-            "type": "email",
-            "host": "127.0.0.1",
-            "port": controller.port,
-            "security": "none",
-            "username": "bot",
-            "password_env": "SMTP_PASSWORD",
-            "from": "gitmonkey@example.com",
-        },
+        login_without_tls("127.0.0.1", controller.port),
         address="sec@example.com",
     )
     enqueue(tmp_path, ACCOUNT, [new_issue()], conf, now=NOW)
@@ -199,8 +183,16 @@ UNSPECIFIED = "0.0.0.0"  # noqa: S104 - connected to (it reaches this machine), 
 
 
 def login_without_tls(host: str, port: int = 25, **extra: Any) -> dict[str, Any]:
-    return {"type": "email", "host": host, "port": port, "security": "none", "username": "bot",
-            "password_env": "SMTP_PASSWORD", "from": "gitmonkey@example.com", **extra}
+    return {
+        "type": "email",
+        "host": host,
+        "port": port,
+        "security": "none",
+        "username": "bot",
+        "password_env": "SMTP_PASSWORD",
+        "from": "gitmonkey@example.com",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("host", ["smtp.example.com", "10.0.0.5", UNSPECIFIED, "2001:db8::1", "localhost.a"])
