@@ -19,17 +19,16 @@ from __future__ import annotations
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from gitmonkey.config import config_from_dict
 from gitmonkey.demo import simulated_environment
 from gitmonkey.sync import run_sync
+from gitmonkey.watchers._common import call_or_absent
 
 ACCOUNT_ID = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
@@ -107,15 +106,6 @@ def _all(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
     return [x for page in client.get_paginator(operation).paginate(**params) for x in page.get(key, [])]
 
 
-def _absent_ok(call: Callable[..., Any], codes: tuple[str, ...], **params: Any) -> Any:
-    try:
-        return call(**params)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in codes:
-            return None
-        raise
-
-
 def _naive_users(iam: Any) -> int:
     users = _all(iam, "list_users", "Users")
     for user in users:
@@ -128,7 +118,7 @@ def _naive_users(iam: Any) -> int:
         for key in _all(iam, "list_access_keys", "AccessKeyMetadata", UserName=name):
             iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
         _all(iam, "list_mfa_devices", "MFADevices", UserName=name)
-        _absent_ok(iam.get_login_profile, ("NoSuchEntity",), UserName=name)
+        call_or_absent(iam.get_login_profile, ("NoSuchEntity",), UserName=name)
         iam.list_user_tags(UserName=name)
     return len(users)
 
@@ -189,7 +179,7 @@ def _naive_buckets(s3: Any) -> int:
             s3.get_bucket_location(Bucket=name)
         s3.get_bucket_acl(Bucket=name)
         for method, absent in _S3_PARTS:
-            _absent_ok(getattr(s3, method), absent, Bucket=name)
+            call_or_absent(getattr(s3, method), absent, Bucket=name)
     return len(buckets)
 
 
