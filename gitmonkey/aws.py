@@ -8,20 +8,33 @@ from __future__ import annotations
 
 import functools
 import threading
+import urllib.parse
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import boto3
 import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-from gitmonkey.config import AccountConfig
+from gitmonkey.aws_responses import ResponseChecks
+from gitmonkey.config import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_READ_TIMEOUT,
+    AccountConfig,
+)
 
 T = TypeVar("T")
 
 HOME_REGION = "us-east-1"
+
+
+class EndpointUnresponsiveError(Exception):
+    """An endpoint that timed out on every attempt of an earlier call in this sync; calls to it
+    fail at once instead of each waiting out its timeouts again."""
 
 
 class AccountSession:
@@ -29,29 +42,39 @@ class AccountSession:
 
     Clients are created once per (service, region) and shared. Results of account-wide calls that several
     technologies need (IAM's GetAccountAuthorizationDetails) are computed once via ``shared``.
+
+    ``max_attempts`` counts attempts, the first included (botocore's ``max_attempts`` counts
+    retries). Every 2xx answer is checked by :class:`~gitmonkey.aws_responses.ResponseChecks`
+    (``always_returned``: "service:Operation" -> members every answer carries). An endpoint
+    whose call timed out on every attempt is skipped for the rest of the session, so a sync
+    against an endpoint that accepts connections and never answers ends after one call's
+    attempts x ``read_timeout`` (plus backoff) per endpoint, not after every call's.
     """
 
     def __init__(
         self,
         account: AccountConfig,
         *,
-        max_attempts: int = 8,
-        connect_timeout: float = 10,
-        read_timeout: float = 60,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        always_returned: Mapping[str, Iterable[str]] | None = None,
         session_name: str = "gitmonkey",
     ) -> None:
         self.account = account
         self._session_name = session_name
         self._boto_config = BotoConfig(
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            retries={"mode": "adaptive", "total_max_attempts": max_attempts},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             user_agent_extra="gitmonkey",
         )
+        self._checks = ResponseChecks(max_attempts, always_returned)
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str], Any] = {}
         self._session: boto3.Session | None = None
         self._shared: dict[Any, _Shared] = {}
+        self._unresponsive: dict[str, str] = {}
 
     def _boto_session(self) -> boto3.Session:
         with self._lock:
@@ -106,8 +129,26 @@ class AccountSession:
                     config=self._boto_config,
                 )
                 client.meta.events.register("before-call.*.*", _count_call)
+                client.meta.events.register("before-send.*.*", self._refuse_unresponsive)
+                client.meta.events.register("after-call-error.*.*", self._note_timeout)
+                self._checks.register(client.meta.events)
                 self._clients[key] = client
         return client
+
+    def _refuse_unresponsive(self, request: Any, **_: Any) -> None:
+        host = urllib.parse.urlsplit(request.url).netloc
+        reason = self._unresponsive.get(host)
+        if reason is not None:
+            raise EndpointUnresponsiveError(f"{host} skipped for the rest of this sync: {reason}")
+
+    def _note_timeout(self, exception: BaseException, **_: Any) -> None:
+        if isinstance(exception, ConnectTimeoutError | ReadTimeoutError):
+            url = exception.kwargs.get("endpoint_url") or ""
+            host = urllib.parse.urlsplit(url).netloc
+            if host:
+                with self._lock:
+                    reason = f"an earlier call timed out on every attempt ({exception})"
+                    self._unresponsive.setdefault(host, reason)
 
     def shared(self, key: Any, compute: Callable[[], T]) -> T:
         """Run ``compute`` once per key for the whole sync; concurrent callers wait for it.

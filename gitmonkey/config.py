@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG_NAME = "gitmonkey.yaml"
 CONFIG_ENV = "GITMONKEY_CONFIG"
 DEFAULT_REPOS_DIR = "accounts"
+# Worst case for an endpoint that accepts connections and never answers: 5 attempts x 20 s
+# plus at most 1 + 2 + 4 + 8 s of backoff, about two minutes, once per endpoint and sync.
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 20.0
 
 
 class ConfigError(Exception):
@@ -97,7 +102,9 @@ class Config:
     technologies: tuple[str, ...] | None = None
     ignore: tuple[IgnoreRule, ...] = ()
     concurrency: int = 8
-    max_attempts: int = 8
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
     stale_after_hours: float = 24.0
     committer_name: str = "gitmonkey"
     committer_email: str = "gitmonkey@localhost"
@@ -236,7 +243,9 @@ def config_from_dict(raw: Any, path: Path, *, validate: bool = True) -> Config:
         technologies=tuple(raw["technologies"]) if raw.get("technologies") else None,
         ignore=tuple(IgnoreRule(**rule) for rule in raw.get("ignore", [])),
         concurrency=raw.get("concurrency", 8),
-        max_attempts=raw.get("max_attempts", 8),
+        max_attempts=raw.get("max_attempts", DEFAULT_MAX_ATTEMPTS),
+        connect_timeout=float(raw.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
+        read_timeout=float(raw.get("read_timeout", DEFAULT_READ_TIMEOUT)),
         stale_after_hours=float(raw.get("stale_after_hours", 24.0)),
         committer_name=committer.get("name", "gitmonkey"),
         committer_email=committer.get("email", "gitmonkey@localhost"),

@@ -60,8 +60,14 @@ accounts:
 
 # Accounts synced at once (regions and technologies are read in parallel too). Default: 8
 concurrency: 8
-# Attempts per AWS call (adaptive retry on throttling). Default: 8
-max_attempts: 8
+# Attempts per AWS call, the first included (1 = no retry); throttling, 5xx, timeouts and
+# unreadable answers are retried with backoff. Default: 5
+max_attempts: 5
+# Seconds to wait for a connection, and for an answer, before an attempt fails. A call to an
+# endpoint that never answers gives up after max_attempts x read_timeout plus backoff
+# (5 x 20 s + at most 15 s by default), and the rest of the sync then skips that endpoint.
+connect_timeout: 5
+read_timeout: 20
 # A region x technology not synced successfully for this long is reported stale. Default: 24
 stale_after_hours: 24
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ class Technology:
     - ``secret_paths``: values replaced by a keyed hash, so a change stays visible.
     - ``unordered_paths``: lists whose order AWS does not define; sorted.
     - ``iam_actions``: the read-only actions the watcher needs (for the documented policy).
+    - ``always_returned``: ``"service:Operation"`` (botocore's service name) -> the output
+      members that every answer AWS gives to that call carries, beyond those botocore's model
+      marks required. An answer without them is unreadable, not empty: without this, an
+      answer such as ``{}`` would read as "no attributes" and record a false modification.
     - ``list_items``: reads every item of the technology in the slice's region. It must raise
       on any failure: a partial result would be recorded as deletions.
     """
@@ -51,6 +55,7 @@ class Technology:
     secret_paths: tuple[str, ...] = ()
     unordered_paths: tuple[str, ...] = ()
     iam_actions: tuple[str, ...] = ()
+    always_returned: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def service(self) -> str:

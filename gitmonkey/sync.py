@@ -28,7 +28,7 @@ from gitmonkey.normalize import Normalized, normalize_item
 from gitmonkey.paths import item_path, slice_prefix
 from gitmonkey.store import AccountRepository, RepositoryError
 from gitmonkey.store.state import EphemeralStore, SyncState, secret_key
-from gitmonkey.watchers import all_technologies
+from gitmonkey.watchers import all_technologies, always_returned
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,13 @@ class _AccountRun:
         self.config = config
         self.report = AccountReport(account=account.name, account_id=account.id)
         self.repo: AccountRepository | None = None
-        self.session = AccountSession(account, max_attempts=config.max_attempts)
+        self.session = AccountSession(
+            account,
+            max_attempts=config.max_attempts,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            always_returned=always_returned(),
+        )
         self.key: bytes = b""
         self.futures: list[Future[SliceOutcome]] = []
 

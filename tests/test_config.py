@@ -32,7 +32,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.repos_dir == (tmp_path / "accounts").resolve()
     assert config.accounts == (AccountConfig(name="prod", id="123456789012"),)
     assert (config.technologies, config.ignore) == (None, ())
-    assert (config.concurrency, config.max_attempts, config.stale_after_hours) == (8, 8, 24.0)
+    assert (config.concurrency, config.max_attempts, config.stale_after_hours) == (8, 5, 24.0)
+    assert (config.connect_timeout, config.read_timeout) == (5.0, 20.0)
     assert (config.committer_name, config.committer_email) == ("gitmonkey", "gitmonkey@localhost")
     assert (config.audit, config.notifications) == ({}, {})
     assert config.repo_path(config.account("123456789012")) == config.repos_dir / "prod"

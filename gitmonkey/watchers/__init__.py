@@ -46,6 +46,15 @@ def all_technologies() -> dict[str, Technology]:
     return result
 
 
+def always_returned() -> dict[str, tuple[str, ...]]:
+    """Every technology's ``always_returned`` members, merged per ``service:Operation``."""
+    merged: dict[str, set[str]] = {}
+    for tech in all_technologies().values():
+        for operation, members in tech.always_returned.items():
+            merged.setdefault(operation, set()).update(members)
+    return {operation: tuple(sorted(members)) for operation, members in sorted(merged.items())}
+
+
 def get_technology(name: str) -> Technology:
     """The technology called ``name``; a ``ValueError`` naming the known ones otherwise."""
     technologies = all_technologies()

@@ -109,6 +109,10 @@ TECHNOLOGIES = (
             "KeyUsages",
             "ExtendedKeyUsages",
         ),
+        always_returned={
+            "acm:DescribeCertificate": ("Certificate",),
+            "acm:ListCertificates": ("CertificateSummaryList",),
+        },
         iam_actions=("acm:ListCertificates", "acm:DescribeCertificate", "acm:ListTagsForCertificate"),
     ),
 )

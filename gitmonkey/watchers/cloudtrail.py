@@ -156,6 +156,10 @@ TECHNOLOGIES = (
             "EventSelectors.*.ExcludeManagementEventSources",
             "InsightSelectors",
         ),
+        always_returned={
+            "cloudtrail:GetTrailStatus": ("IsLogging",),
+            "cloudtrail:DescribeTrails": ("trailList",),
+        },
         iam_actions=(
             "cloudtrail:DescribeTrails",
             "cloudtrail:GetTrailStatus",

@@ -87,6 +87,11 @@ TECHNOLOGIES = (
             "recordingMode.recordingModeOverrides",
             "recordingMode.recordingModeOverrides.*.resourceTypes",
         ),
+        always_returned={
+            "config:DescribeConfigurationRecorders": ("ConfigurationRecorders",),
+            "config:DescribeConfigurationRecorderStatus": ("ConfigurationRecordersStatus",),
+            "config:DescribeDeliveryChannels": ("DeliveryChannels",),
+        },
         iam_actions=(
             "config:DescribeConfigurationRecorders",
             "config:DescribeConfigurationRecorderStatus",

@@ -109,6 +109,9 @@ TECHNOLOGIES = (
             *(f"IpPermissions.*.{key}" for key in _RULE_LISTS),
             *(f"IpPermissionsEgress.*.{key}" for key in _RULE_LISTS),
         ),
+        always_returned={
+            "ec2:DescribeSecurityGroups": ("SecurityGroups",),
+        },
         iam_actions=("ec2:DescribeSecurityGroups",),
     ),
     Technology(
@@ -121,6 +124,10 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=("State", "StateMessage", "Progress"),
         unordered_paths=("CreateVolumePermissions",),
+        always_returned={
+            "ec2:DescribeSnapshots": ("Snapshots",),
+            "ec2:DescribeSnapshotAttribute": ("CreateVolumePermissions",),
+        },
         iam_actions=("ec2:DescribeSnapshots", "ec2:DescribeSnapshotAttribute"),
     ),
     Technology(
@@ -134,6 +141,10 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=("LastLaunchedTime",),
         unordered_paths=("LaunchPermissions", "BlockDeviceMappings", "ProductCodes"),
+        always_returned={
+            "ec2:DescribeImages": ("Images",),
+            "ec2:DescribeImageAttribute": ("LaunchPermissions",),
+        },
         iam_actions=("ec2:DescribeImages", "ec2:DescribeImageAttribute"),
     ),
     Technology(
@@ -145,6 +156,9 @@ TECHNOLOGIES = (
             "the order AWS evaluates them), subnet associations, tags."
         ),
         unordered_paths=("Associations",),
+        always_returned={
+            "ec2:DescribeNetworkAcls": ("NetworkAcls",),
+        },
         iam_actions=("ec2:DescribeNetworkAcls",),
     ),
     Technology(
@@ -157,6 +171,9 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=("State", "LastError", "FailureReason"),
         unordered_paths=("RouteTableIds", "SubnetIds", "Groups", "NetworkInterfaceIds", "DnsEntries"),
+        always_returned={
+            "ec2:DescribeVpcEndpoints": ("VpcEndpoints",),
+        },
         iam_actions=("ec2:DescribeVpcEndpoints",),
     ),
 )

@@ -67,6 +67,11 @@ TECHNOLOGIES = (
             "ECR repositories: repository policy, lifecycle policy, image tag mutability, scan on push, "
             "encryption (AES256 or KMS key), URI, tags."
         ),
+        always_returned={
+            "ecr:GetRepositoryPolicy": ("policyText",),
+            "ecr:GetLifecyclePolicy": ("lifecyclePolicyText",),
+            "ecr:DescribeRepositories": ("repositories",),
+        },
         iam_actions=(
             "ecr:DescribeRepositories",
             "ecr:GetRepositoryPolicy",

@@ -206,6 +206,10 @@ TECHNOLOGIES = (
             "Policies.OtherPolicies",
             "Attributes.AdditionalAttributes",
         ),
+        always_returned={
+            "elb:DescribeLoadBalancerAttributes": ("LoadBalancerAttributes",),
+            "elb:DescribeLoadBalancers": ("LoadBalancerDescriptions",),
+        },
         iam_actions=(
             "elasticloadbalancing:DescribeLoadBalancers",
             "elasticloadbalancing:DescribeLoadBalancerAttributes",

@@ -103,6 +103,10 @@ TECHNOLOGIES = (
             "Listeners.*.Certificates",
             "TargetGroups",
         ),
+        always_returned={
+            "elbv2:DescribeLoadBalancerAttributes": ("Attributes",),
+            "elbv2:DescribeLoadBalancers": ("LoadBalancers",),
+        },
         iam_actions=(
             "elasticloadbalancing:DescribeLoadBalancers",
             "elasticloadbalancing:DescribeListeners",

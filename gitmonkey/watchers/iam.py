@@ -464,6 +464,12 @@ TECHNOLOGIES = (
             "AccessKeys.*.LastUsedRegion",
         ),
         unordered_paths=(*_POLICY_LISTS, "UserPolicyList", "GroupList", "AccessKeys", "MFADevices"),
+        always_returned={
+            "iam:GetAccountAuthorizationDetails": (
+                "UserDetailList", "RoleDetailList", "GroupDetailList", "Policies",
+            ),
+            "iam:GetCredentialReport": ("Content",),
+        },
         iam_actions=(
             _GAAD_ACTION,
             "iam:GenerateCredentialReport",
@@ -528,6 +534,9 @@ TECHNOLOGIES = (
             "and creation dates, assertion encryption mode, decryption key ids, tags."
         ),
         unordered_paths=("PrivateKeyList",),
+        always_returned={
+            "iam:ListSAMLProviders": ("SAMLProviderList",),
+        },
         iam_actions=("iam:ListSAMLProviders", "iam:GetSAMLProvider"),
     ),
 )

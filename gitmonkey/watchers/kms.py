@@ -157,6 +157,12 @@ TECHNOLOGIES = (
             *_ALGORITHM_LISTS,
             "MultiRegionConfiguration.ReplicaKeys",
         ),
+        always_returned={
+            "kms:DescribeKey": ("KeyMetadata",),
+            "kms:GetKeyPolicy": ("Policy",),
+            "kms:GetKeyRotationStatus": ("KeyRotationEnabled",),
+            "kms:ListKeys": ("Keys",),
+        },
         iam_actions=(
             "kms:ListKeys",
             "kms:ListAliases",

@@ -111,6 +111,10 @@ TECHNOLOGIES = (
             "VpcConfig.SubnetIds",
             "VpcConfig.SecurityGroupIds",
         ),
+        always_returned={
+            "lambda:GetPolicy": ("Policy",),
+            "lambda:ListFunctions": ("Functions",),
+        },
         iam_actions=(
             "lambda:ListFunctions",
             "lambda:ListEventSourceMappings",

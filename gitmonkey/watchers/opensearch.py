@@ -105,6 +105,9 @@ TECHNOLOGIES = (
             "VPCOptions.SecurityGroupIds",
             "VPCOptions.AvailabilityZones",
         ),
+        always_returned={
+            "opensearch:ListDomainNames": ("DomainNames",),
+        },
         iam_actions=("es:ListDomainNames", "es:DescribeDomains", "es:ListTags"),
     ),
 )

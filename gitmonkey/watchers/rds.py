@@ -231,6 +231,9 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=_INSTANCE_EPHEMERAL,
         unordered_paths=_INSTANCE_UNORDERED,
+        always_returned={
+            "rds:DescribeDBInstances": ("DBInstances",),
+        },
         iam_actions=("rds:DescribeDBInstances",),
     ),
     Technology(
@@ -245,6 +248,9 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=_CLUSTER_EPHEMERAL,
         unordered_paths=_CLUSTER_UNORDERED,
+        always_returned={
+            "rds:DescribeDBClusters": ("DBClusters",),
+        },
         iam_actions=("rds:DescribeDBClusters",),
     ),
     Technology(
@@ -257,6 +263,10 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=_SNAPSHOT_EPHEMERAL,
         unordered_paths=("RestoreAccounts", "ProcessorFeatures"),
+        always_returned={
+            "rds:DescribeDBSnapshots": ("DBSnapshots",),
+            "rds:DescribeDBSnapshotAttributes": ("DBSnapshotAttributesResult",),
+        },
         iam_actions=("rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes"),
     ),
     Technology(
@@ -269,6 +279,10 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=_SNAPSHOT_EPHEMERAL,
         unordered_paths=("RestoreAccounts", "AvailabilityZones"),
+        always_returned={
+            "rds:DescribeDBClusterSnapshots": ("DBClusterSnapshots",),
+            "rds:DescribeDBClusterSnapshotAttributes": ("DBClusterSnapshotAttributesResult",),
+        },
         iam_actions=("rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterSnapshotAttributes"),
     ),
 )

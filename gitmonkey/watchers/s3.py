@@ -94,6 +94,10 @@ TECHNOLOGIES = (
             "lifecycle, CORS, website, tags, ownership controls."
         ),
         unordered_paths=("Acl.Grants",),
+        always_returned={
+            "s3:ListBuckets": ("Buckets",),
+            "s3:GetBucketAcl": ("Owner",),
+        },
         iam_actions=(
             "s3:ListAllMyBuckets",
             "s3:GetBucketLocation",

@@ -76,6 +76,9 @@ TECHNOLOGIES = (
             "NextRotationDate",
             "SecretVersionsToStages",
         ),
+        always_returned={
+            "secretsmanager:ListSecrets": ("SecretList",),
+        },
         iam_actions=("secretsmanager:ListSecrets", "secretsmanager:GetResourcePolicy"),
     ),
 )

@@ -118,6 +118,10 @@ TECHNOLOGIES = (
         ephemeral_paths=_COUNT_ATTRIBUTES,
         secret_paths=("Subscriptions.*.EndpointUrl",),
         unordered_paths=("Subscriptions",),
+        always_returned={
+            "sns:GetTopicAttributes": ("Attributes",),
+            "sns:ListTopics": ("Topics",),
+        },
         iam_actions=(
             "sns:ListTopics",
             "sns:GetTopicAttributes",

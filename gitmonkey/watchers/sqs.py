@@ -129,6 +129,9 @@ TECHNOLOGIES = (
             "LastModifiedTimestamp",
         ),
         unordered_paths=("RedriveAllowPolicy.sourceQueueArns",),
+        always_returned={
+            "sqs:GetQueueAttributes": ("Attributes",),
+        },
         iam_actions=("sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags"),
     ),
 )
