@@ -5,6 +5,10 @@ open issues of that one item; an item without issues has no file. The file is a 
 of the previous file, the findings and the justifications, written with ``yaml.safe_dump`` in a
 fixed key order so that re-auditing unchanged input rewrites identical bytes.
 
+An issue of a rule that compares versions (``Rule.compares_versions``) records in
+``compared_with`` the commit its previous version was read from when it was first found; the
+audit re-checks it against that version (see ``audit.run``). Files without the field load.
+
 Fixed fingerprints are not kept in a side file: the audit commit lists them in
 ``Gitmonkey-Audit-Fixed:`` trailers, so any clone can tell a regression from a new issue.
 """
@@ -106,6 +110,8 @@ class Issue:
     regressed: bool = False
     justified: bool = False
     justification: dict[str, Any] | None = None
+    compared_with: str | None = None
+    """Change rules only: the commit of the previous version the change was first measured against."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -117,8 +123,10 @@ class Issue:
             "path": self.path,
             "key": self.key,
             "first_seen": {"commit": self.first_seen_commit, "date": self.first_seen_date},
-            "justified": self.justified,
         }
+        if self.compared_with:
+            data["compared_with"] = self.compared_with
+        data["justified"] = self.justified
         if self.regressed:
             data["regressed"] = True
         if self.justification is not None:
@@ -141,6 +149,7 @@ class Issue:
             regressed=bool(data.get("regressed", False)),
             justified=bool(data.get("justified", False)),
             justification=dict(data["justification"]) if data.get("justification") else None,
+            compared_with=str(data["compared_with"]) if data.get("compared_with") else None,
         )
 
 
@@ -225,6 +234,8 @@ def reconcile(
     previous issues are kept and only their justification state is recomputed.
     ``was_fixed(fingerprint)`` says whether history records the fingerprint as fixed before.
     ``first_seen`` is (commit, date) for new issues, or a function returning it when first needed.
+    A finding's ``compared_with`` (change rules) is recorded on a new issue, and on an existing
+    one that has none yet; an existing issue keeps the one it has.
     """
     before = {i.fingerprint: i for i in previous}
     current: dict[str, Issue] = {}
@@ -251,6 +262,8 @@ def reconcile(
                 regressed=old.regressed if old else False,
                 justified=old.justified if old else False,
                 justification=old.justification if old else None,
+                compared_with=(old.compared_with if old and old.compared_with
+                               else getattr(finding, "compared_with", None)),
             )
     result = Reconciled(file=None)
     final: list[Issue] = []

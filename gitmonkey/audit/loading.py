@@ -97,7 +97,20 @@ def _compile_rule(spec: Mapping[str, Any], source: str) -> Rule:
         check=_yaml_check(node, spec["title"], details, key),
         enabled=spec.get("enabled", True),
         kind="yaml",
+        compares_versions=uses_change_keywords(spec["filter"]),
     )
+
+
+def uses_change_keywords(spec: Any) -> bool:
+    """Whether a filter compares versions: a change predicate at its top level (in a list of
+    conditions or under and / or / not, the only places ``compile_filter`` allows one)."""
+    if isinstance(spec, list):
+        return any(uses_change_keywords(s) for s in spec)
+    if not isinstance(spec, Mapping):
+        return False
+    if any(keyword in spec for keyword in filters.CHANGE_KEYWORDS):
+        return True
+    return any(uses_change_keywords(spec[k]) for k in ("and", "or", "not") if k in spec)
 
 
 def _check_names(spec: Any, where: str = "filter") -> None:

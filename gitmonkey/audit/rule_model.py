@@ -26,6 +26,8 @@ class Finding:
     details: str
     path: str
     key: str
+    compared_with: str | None = None
+    """For a rule that compares versions: the revision (commit) its previous version was read from."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class Rule:
     check: CheckFunction = field(compare=False, repr=False)
     enabled: bool = True
     kind: str = "python"
+    compares_versions: bool = False
+    """The check looks at ``previous`` (a change rule): its issues stay open while the change they
+    report still holds against the version it was first measured against (see ``audit.run``)."""
 
     def applies_to(self, technology: str) -> bool:
         return fnmatch.fnmatchcase(technology, self.technology)
@@ -63,8 +68,13 @@ def rule(
     description: str,
     remediation: str,
     enabled: bool = True,
+    compares_versions: bool = False,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a Python check ``f(document, previous, ctx) -> Iterable[Hit]`` as a rule.
+
+    ``compares_versions=True`` declares a change rule (its hits depend on ``previous``): an open
+    issue of it is re-checked against the version it was first compared with, not only against
+    the item's immediate previous version.
 
     The function gets a ``gitmonkey_rule`` attribute; ``rules_from_object`` finds it on a module
     (the built-in ``python_rules`` module, or a module named by a ``gitmonkey.rules`` entry point).
@@ -81,6 +91,7 @@ def rule(
             source=f"python:{func.__module__}.{func.__qualname__}",
             check=func,
             enabled=enabled,
+            compares_versions=compares_versions,
         )
         return func
 

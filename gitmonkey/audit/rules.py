@@ -127,6 +127,11 @@ class RuleSet:
                     score = override.score
         return enabled, score
 
+    def compares_versions(self, rule_id: str) -> bool:
+        """Whether the rule ``rule_id`` compares an item with its previous version (a change rule)."""
+        found = self.by_id.get(rule_id)
+        return found is not None and found.compares_versions
+
     def run_rule(self, rule: Rule, document: dict, previous: dict | None, ctx: AuditContext,
                  score: int | None = None) -> list[Finding]:
         """Run one rule (ignoring overrides); a crash becomes a ``gitmonkey.rule-error`` finding."""

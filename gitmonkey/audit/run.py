@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey import events as ev
 from gitmonkey.audit import issues as iss
+from gitmonkey.audit.anchors import ChangeAnchors, read_versions
 from gitmonkey.audit.justify import JUSTIFICATIONS_PREFIX, Justifications
 from gitmonkey.config import AccountConfig, Config
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository
 
 VALIDATION_CACHE = "validated.json"
+
 
 _EVENT_KINDS = {
     iss.NEW: ev.ISSUE_NEW,
@@ -129,6 +131,10 @@ def audit_repository(
 
     With ``recheck_justifications`` every other issue file is re-read and only its justification
     state recomputed (an expiry, or a justification merged through a pull request).
+
+    An open issue of a rule that compares versions is re-checked against the version it was first
+    compared with (its ``compared_with``), not only against the item's previous version: it stays
+    open while the change it reports still holds against that version (see ``anchors.ChangeAnchors``).
     """
     now = now or datetime.now(UTC)
     head = repo.head()
@@ -142,7 +148,9 @@ def audit_repository(
     if targets is None:
         evaluate: dict[str, str | None] = dict.fromkeys(items)
         evaluate.update((p, r) for p, r in _last_change_parents(repo, head).items() if p in items)
-        evaluate.update(dict.fromkeys(iss.item_path_for(p) for p in issue_blobs if p.endswith(".yaml")))
+        # Issue files of items that are gone: their issues are fixed (no previous version needed).
+        issue_items = (iss.item_path_for(p) for p in issue_blobs if p.endswith(".yaml"))
+        evaluate.update((p, None) for p in issue_items if p not in items)
     else:
         evaluate = dict(targets)
     recheck = (
@@ -157,20 +165,31 @@ def audit_repository(
     contents = repo.read_blobs(set(wanted))
     justifications = Justifications.from_files({p: contents[s] for p, s in justification_blobs.items()})
     result.errors.extend(justifications.errors)
-    previous_docs = _previous_documents(repo, evaluate)
-    state = _Run(repo, head, now, justifications)
+    befores: dict[str, iss.IssueFile] = {}
+    for path in sorted(evaluate.keys() | recheck):
+        issue_path = iss.issue_path_for(path)
+        if issue_path in issue_blobs:
+            try:
+                befores[path] = iss.IssueFile.load(contents[issue_blobs[issue_path]], issue_path)
+            except iss.IssueFileError as exc:
+                result.errors.append(str(exc))
     rules = None
     ctx = None
     ephemeral = None
+    if any(p in items for p in evaluate):
+        rules = ruleset if ruleset is not None else load_ruleset(config, repo.state_dir)
+        ctx = audit_context(config, account, now)
+        ephemeral = _ephemeral(repo)
+    anchors = ChangeAnchors(repo, rules, evaluate, items, befores, issue_blobs, result.errors)
+    previous_specs = [(p, r) for p, r in evaluate.items() if r is not None and p in items]
+    versions = read_versions(repo, previous_specs + anchors.item_specs(), anchors.issue_specs(),
+                              anchors.revisions())
+    anchors.resolve(versions)
+    state = _Run(repo, head, now, justifications)
     changes = []
     for path in sorted(evaluate.keys() | recheck):
         issue_path = iss.issue_path_for(path)
-        before = None
-        if issue_path in issue_blobs:
-            try:
-                before = iss.IssueFile.load(contents[issue_blobs[issue_path]], issue_path)
-            except iss.IssueFileError as exc:
-                result.errors.append(str(exc))
+        before = befores.get(path)
         findings: list[Any] | None = None
         if path in recheck:
             if before is None:
@@ -182,17 +201,21 @@ def audit_repository(
             except ValueError as exc:
                 result.errors.append(f"{path}: not valid JSON ({exc}); its issues were left as they are")
                 continue
-            if rules is None:
-                rules = ruleset if ruleset is not None else load_ruleset(config, repo.state_dir)
-                ctx = audit_context(config, account, now)
-                ephemeral = _ephemeral(repo)
             extra = ephemeral.get(path) if ephemeral is not None else None
             if extra:
                 from gitmonkey.normalize import merge_ephemeral
 
                 document = merge_ephemeral(document, extra)
             item = iss.ItemRef.from_document(document, path)
-            findings = rules.evaluate(document, previous_docs.get(path), ctx)
+            previous_rev = evaluate[path]
+            previous = versions.document(path, previous_rev)
+            findings = rules.evaluate(document, previous, ctx)
+            if previous_rev:
+                findings = [
+                    replace(f, compared_with=previous_rev) if rules.compares_versions(f.rule_id) else f
+                    for f in findings
+                ]
+            before, findings = anchors.judge(path, before, item, document, findings, versions, ctx)
             result.audited += 1
         elif before is not None:
             item = before.item
@@ -307,29 +330,6 @@ def _last_change_parents(repo: AccountRepository, head: str) -> dict[str, str | 
             if name and name not in parents:
                 parents[name] = parent
     return parents
-
-
-def _previous_documents(
-    repo: AccountRepository, evaluate: Mapping[str, str | None]
-) -> dict[str, dict[str, Any]]:
-    specs = [(path, f"{rev}:{path}") for path, rev in sorted(evaluate.items()) if rev is not None]
-    if not specs:
-        return {}
-    out = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype)",
-                   input="".join(spec + "\n" for _, spec in specs).encode("utf-8"))
-    shas = {}
-    for (path, _), line in zip(specs, out.splitlines(), strict=True):
-        sha, _, kind = line.partition(" ")
-        if kind == "blob":
-            shas[path] = sha
-    contents = repo.read_blobs(set(shas.values()))
-    documents: dict[str, dict[str, Any]] = {}
-    for path, sha in shas.items():
-        try:
-            documents[path] = json.loads(contents[sha])
-        except ValueError:
-            continue
-    return documents
 
 
 def _ephemeral(repo: AccountRepository) -> Any:
