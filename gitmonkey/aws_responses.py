@@ -14,10 +14,10 @@ blind spot.
   root is ``<OperationResponse>`` (query, EC2), or for REST-XML one whose root or children the
   model knows. A body that is not is replaced by an empty well-formed one (so the parser
   cannot crash or invent values) and marked.
-- ``needs-retry``: a marked answer, or one that lacks a member AWS always returns (the model's
-  required output members, plus those that watchers declare in
-  ``Technology.always_returned``), is retried with backoff within the call's attempts, like a
-  5xx.
+- ``needs-retry``: a marked answer, or one that lacks a member AWS always returns (those that
+  watchers declare in ``Technology.always_returned``), is retried with backoff within the call's
+  attempts, like a 5xx. botocore's ``required`` output members are not used: some models mark
+  members required that the service omits (Route 53 ListHostedZones' ``Marker`` on a first page).
 - ``after-call``: if the last attempt was still unreadable, the call raises
   :class:`UnreadableResponseError`: the slice fails and keeps its files.
 
@@ -48,6 +48,13 @@ REST_XML_ROOTS: dict[tuple[str, str], str] = {
     ("s3", "GetBucketWebsite"): "WebsiteConfiguration",
     ("s3", "GetBucketLocation"): "LocationConstraint",
 }
+
+
+# Raw payloads that are JSON documents: botocore hands the body over as a string, so a cut body
+# or an HTML page would reach the watcher as "the policy".
+JSON_PAYLOADS: frozenset[tuple[str, str]] = frozenset({
+    ("s3", "GetBucketPolicy"),
+})
 
 
 class UnreadableResponseError(Exception):
@@ -111,8 +118,7 @@ class ResponseChecks:
         if shape is None or operation.has_streaming_output:
             return None
         key = f"{operation.service_model.service_name}:{operation.name}"
-        expected = (*shape.required_members, *self._always.get(key, ()))
-        missing = [name for name in expected if name not in parsed]
+        missing = [name for name in self._always.get(key, ()) if name not in parsed]
         if missing:
             return f"no {', '.join(sorted(set(missing)))} in the answer"
         return None
@@ -132,7 +138,22 @@ def body_problem(operation_model: Any, body: bytes) -> str | None:
     if protocol in ("query", "ec2"):
         return _rpc_xml_problem(operation_model, body, shape, protocol)
     if protocol == "rest-xml":
+        if (operation_model.service_model.service_name, operation_model.name) in JSON_PAYLOADS:
+            return _json_document_problem(body)
         return _rest_xml_problem(operation_model, body, shape)
+    return None
+
+
+def _json_document_problem(body: bytes) -> str | None:
+    text = body.strip()
+    if not text:
+        return "empty body"
+    try:
+        value = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return f"not JSON: {_excerpt(text)}"
+    if not isinstance(value, dict) or "Statement" not in value:
+        return f"not a policy document: {_excerpt(text)}"
     return None
 
 

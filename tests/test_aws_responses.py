@@ -101,6 +101,12 @@ def test_empty_and_raw_answers_that_aws_sends_are_readable(service, operation, b
     assert body_problem(_op(service, operation), body) is None
 
 
+@pytest.mark.parametrize("body", [b'{"Version": "2012-10-17", "Statement": [', b"", HTML,
+                                  b'{"Unexpected": true}', b"<Error><Code>x</Code></Error>"])
+def test_a_bucket_policy_must_be_a_policy_document(body):
+    assert body_problem(_op("s3", "GetBucketPolicy"), body)
+
+
 def test_every_always_returned_declaration_names_real_members():
     """A typo in a declaration would fail every read of that call; catch it here instead."""
     declared = always_returned()

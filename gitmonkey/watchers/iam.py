@@ -469,6 +469,9 @@ TECHNOLOGIES = (
                 "UserDetailList", "RoleDetailList", "GroupDetailList", "Policies",
             ),
             "iam:GetCredentialReport": ("Content",),
+            "iam:ListAccessKeys": ("AccessKeyMetadata",),
+            "iam:ListMFADevices": ("MFADevices",),
+            "iam:GetLoginProfile": ("LoginProfile",),
         },
         iam_actions=(
             _GAAD_ACTION,
@@ -490,6 +493,7 @@ TECHNOLOGIES = (
         ),
         ephemeral_paths=("RoleLastUsed",),
         unordered_paths=(*_POLICY_LISTS, "RolePolicyList", "InstanceProfileList"),
+        always_returned={"iam:ListRoles": ("Roles",), "iam:GetRole": ("Role",)},
         iam_actions=(_GAAD_ACTION, "iam:ListRoles", "iam:GetRole"),
     ),
     Technology(
@@ -523,6 +527,10 @@ TECHNOLOGIES = (
             "the optional cryptography package), tags. Never the private key."
         ),
         unordered_paths=("Certificate.SubjectAlternativeNames",),
+        always_returned={
+            "iam:ListServerCertificates": ("ServerCertificateMetadataList",),
+            "iam:GetServerCertificate": ("ServerCertificate",),
+        },
         iam_actions=("iam:ListServerCertificates", "iam:GetServerCertificate"),
     ),
     Technology(

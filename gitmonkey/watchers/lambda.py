@@ -113,6 +113,7 @@ TECHNOLOGIES = (
         ),
         always_returned={
             "lambda:GetPolicy": ("Policy",),
+            "lambda:GetFunctionUrlConfig": ("FunctionUrl", "AuthType"),
             "lambda:ListFunctions": ("Functions",),
         },
         iam_actions=(

@@ -107,6 +107,7 @@ TECHNOLOGIES = (
         ),
         always_returned={
             "opensearch:ListDomainNames": ("DomainNames",),
+            "opensearch:DescribeDomains": ("DomainStatusList",),
         },
         iam_actions=("es:ListDomainNames", "es:DescribeDomains", "es:ListTags"),
     ),

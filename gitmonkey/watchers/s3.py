@@ -97,6 +97,7 @@ TECHNOLOGIES = (
         always_returned={
             "s3:ListBuckets": ("Buckets",),
             "s3:GetBucketAcl": ("Owner",),
+            "s3:GetBucketTagging": ("TagSet",),
         },
         iam_actions=(
             "s3:ListAllMyBuckets",
