@@ -6,14 +6,18 @@
 - ``ec2.network_acl``: one paginated DescribeNetworkAcls.
 - ``ec2.vpc_endpoint``: one paginated DescribeVpcEndpoints, the endpoint policy decoded.
 
-Item building for the last four is in ``_ec2_storage`` and ``_ec2_network``.
+Item building for the last four is in ``_ec2_storage`` and ``_ec2_network``. The VPC plumbing
+(``ec2.vpc``, ``ec2.subnet``, ``ec2.route_table``, ``ec2.nat_gateway``, ``ec2.vpc_peering``,
+``ec2.dhcp_options``, ``ec2.flow_log``, ``ec2.vpn_connection``, ``ec2.vpn_gateway``) is in
+``_ec2_vpc``, and instances, Elastic IPs, network interfaces, key pairs and volumes in
+``_ec2_compute``; they are listed here, in ``TECHNOLOGIES``.
 """
 
 from __future__ import annotations
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers import _ec2_network, _ec2_storage
+from gitmonkey.watchers import _ec2_compute, _ec2_network, _ec2_storage, _ec2_vpc
 from gitmonkey.watchers._common import collect, describe_each, ec2_arn, tags_dict
 
 _RULE_LISTS = ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")
@@ -176,4 +180,6 @@ TECHNOLOGIES = (
         },
         iam_actions=("ec2:DescribeVpcEndpoints",),
     ),
+    *_ec2_vpc.TECHNOLOGIES,
+    *_ec2_compute.TECHNOLOGIES,
 )
