@@ -447,6 +447,7 @@ def test_pending_modifications_are_ephemeral():
     assert not any(t.secret_paths for t in rds.TECHNOLOGIES)
     assert [t.name for t in rds.TECHNOLOGIES] == [
         "rds.db_instance", "rds.db_cluster", "rds.db_snapshot", "rds.db_cluster_snapshot",
+        "rds.db_subnet_group",
     ]
 
 

@@ -33,6 +33,7 @@ RESOURCE_POLICY_KEYS: dict[str, str] = {
     "ecr.repository": "Policy",
     "opensearch.domain": "AccessPolicies",
     "secretsmanager.secret": "ResourcePolicy",
+    "glacier.vault": "Policy",
 }
 INLINE_POLICY_LISTS: dict[str, str] = {
     "iam.user": "UserPolicyList",

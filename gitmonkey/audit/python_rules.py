@@ -73,6 +73,7 @@ _RESOURCE_POLICY_PREFIX = {
     "ecr.repository": "ecr.repository.policy",
     "opensearch.domain": "opensearch.domain.policy",
     "secretsmanager.secret": "secretsmanager.secret.policy",
+    "glacier.vault": "glacier.vault.policy",
 }
 
 

@@ -1,4 +1,5 @@
-"""AWS Config watchers: configuration recorders (three region-wide calls, none per recorder).
+"""AWS Config watchers: configuration recorders (three region-wide calls, none per recorder) and
+Config rules (one paginated region-wide call, none per rule).
 
 A region has at most one customer-managed recorder; service-linked recorders (made by other
 AWS services) are not returned by these calls and are not recorded. Each recorder is recorded
@@ -7,17 +8,28 @@ are ephemeral) and the region's delivery channels
 (a region has at most one; they are not attached to a recorder by name, so every recorder of
 the region carries them).
 
+Config rules are read in every region (Security Monkey read us-east-1 only). A rule is recorded
+as DescribeConfigRules returns it (scope, source with its owner, identifier, source details or
+Guard policy, maximum execution frequency, evaluation modes, the service that created a
+service-linked rule), with ``InputParameters`` decoded from its JSON string and the ARN left to
+the document's ``arn``. ``ConfigRuleState`` is ephemeral: ``EVALUATING`` and ``DELETING_RESULTS``
+are set for the length of an evaluation or a results purge, and ``DELETING`` ends with the rule
+gone, which is recorded then as the item's deletion; ``ACTIVE`` is the only lasting state.
+Evaluation results (compliance) are outcomes, not configuration, and are not read. Tags are not
+read either (one more call per rule, and nothing in them changes what a rule checks).
+
 Unrelated to ``gitmonkey.config`` (the configuration file): this module is
 ``gitmonkey.watchers.config``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import partition
+from gitmonkey.watchers._common import collect, partition
 
 _RECORDER_FIELDS = (
     "roleARN",
@@ -70,6 +82,39 @@ def list_recorders(ctx: SliceContext) -> list[Item]:
     return items
 
 
+def _input_parameters(raw: Any) -> Any:
+    """A rule's InputParameters (a JSON object in a string) as an object. AWS validates the JSON
+    when the rule is put; a value that does not decode anyway is kept as the string it is, so
+    that one odd rule cannot fail the region's read."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _rule_arn(ctx: SliceContext, rule: dict[str, Any]) -> str:
+    """AWS returns ``ConfigRuleArn``, built on the rule's id (``config-rule-abc123``), not its name."""
+    if rule.get("ConfigRuleArn"):
+        return rule["ConfigRuleArn"]
+    prefix = f"arn:{partition(ctx.client_region)}:config:{ctx.region}:{ctx.account_id}"
+    return f"{prefix}:config-rule/{rule.get('ConfigRuleId') or rule['ConfigRuleName']}"
+
+
+def list_rules(ctx: SliceContext) -> list[Item]:
+    """Every Config rule of the region (customer rules and service-linked ones, e.g. those of
+    conformance packs and Security Hub), from DescribeConfigRules' pages."""
+    items = []
+    for rule in collect(ctx.client("config"), "describe_config_rules", "ConfigRules"):
+        name = rule["ConfigRuleName"]
+        configuration = {key: value for key, value in rule.items() if key != "ConfigRuleArn"}
+        if "InputParameters" in configuration:
+            configuration["InputParameters"] = _input_parameters(configuration["InputParameters"])
+        items.append(Item("config.rule", ctx.region, name, name, _rule_arn(ctx, rule), configuration))
+    return items
+
+
 TECHNOLOGIES = (
     Technology(
         name="config.recorder",
@@ -97,5 +142,27 @@ TECHNOLOGIES = (
             "config:DescribeConfigurationRecorderStatus",
             "config:DescribeDeliveryChannels",
         ),
+    ),
+    Technology(
+        name="config.rule",
+        is_global=False,
+        list_items=list_rules,
+        description=(
+            "AWS Config rules: scope (resource types, tag, resource id), source (AWS managed rule "
+            "identifier, custom Lambda ARN with its triggers, or Guard policy text), input parameters "
+            "(decoded), maximum execution frequency, evaluation modes, the service that created a "
+            "service-linked rule. Evaluation results are not read."
+        ),
+        ephemeral_paths=("ConfigRuleState",),
+        unordered_paths=(
+            "Scope.ComplianceResourceTypes",
+            "Scope.ServicePrincipals",
+            "Source.SourceDetails",
+            "EvaluationModes",
+        ),
+        always_returned={
+            "config:DescribeConfigRules": ("ConfigRules",),
+        },
+        iam_actions=("config:DescribeConfigRules",),
     ),
 )

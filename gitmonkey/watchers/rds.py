@@ -1,4 +1,4 @@
-"""RDS watchers: DB instances, DB clusters, and manual DB / DB cluster snapshots.
+"""RDS watchers: DB instances, DB clusters, manual DB / DB cluster snapshots, and DB subnet groups.
 
 Instances and clusters cost one paginated call per region each: DescribeDBInstances and
 DescribeDBClusters carry the tags (``TagList``), so no per-item call is needed. They also list
@@ -17,6 +17,12 @@ maintenance window, which shows up in the configuration itself once applied; rec
 would make two commits of one change. ``AvailabilityZone`` / ``SecondaryAvailabilityZone`` and a
 cluster member's ``IsClusterWriter`` swap on a Multi-AZ failover, which is not a change either.
 ``InstanceCreateTime`` is kept: it changes only when the instance is replaced.
+
+DB subnet groups (also DocumentDB's and Neptune's, which share the API) cost one paginated
+DescribeDBSubnetGroups per region: the VPC, the subnets with their availability zones (sorted:
+AWS defines no order) and the network types. ``SubnetGroupStatus`` and each subnet's
+``SubnetStatus`` are ephemeral. DescribeDBSubnetGroups carries no tags and they are not read (one
+more call per group, for nothing that decides where a database is reachable from).
 """
 
 from __future__ import annotations
@@ -64,6 +70,18 @@ def list_db_clusters(ctx: SliceContext) -> list[Item]:
         _item(ctx, "rds.db_cluster", record, "DBClusterIdentifier", "DBClusterArn", "cluster")
         for record in collect(ctx.client("rds"), "describe_db_clusters", "DBClusters")
     ]
+
+
+def list_db_subnet_groups(ctx: SliceContext) -> list[Item]:
+    items = []
+    for record in collect(ctx.client("rds"), "describe_db_subnet_groups", "DBSubnetGroups"):
+        name = record["DBSubnetGroupName"]
+        configuration = {key: value for key, value in record.items() if key != "DBSubnetGroupArn"}
+        arn = record.get("DBSubnetGroupArn") or (
+            f"arn:{partition(ctx.client_region)}:rds:{ctx.region}:{ctx.account_id}:subgrp:{name}"
+        )
+        items.append(Item("rds.db_subnet_group", ctx.region, name, name, arn, configuration))
+    return items
 
 
 @dataclass(frozen=True)
@@ -284,5 +302,20 @@ TECHNOLOGIES = (
             "rds:DescribeDBClusterSnapshotAttributes": ("DBClusterSnapshotAttributesResult",),
         },
         iam_actions=("rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterSnapshotAttributes"),
+    ),
+    Technology(
+        name="rds.db_subnet_group",
+        is_global=False,
+        list_items=list_db_subnet_groups,
+        description=(
+            "RDS DB subnet groups (also DocumentDB and Neptune): description, VPC, subnets with their "
+            "availability zones and Outposts, supported network types (IPv4 / dual-stack)."
+        ),
+        ephemeral_paths=("SubnetGroupStatus", "Subnets.*.SubnetStatus"),
+        unordered_paths=("Subnets", "SupportedNetworkTypes"),
+        always_returned={
+            "rds:DescribeDBSubnetGroups": ("DBSubnetGroups",),
+        },
+        iam_actions=("rds:DescribeDBSubnetGroups",),
     ),
 )
