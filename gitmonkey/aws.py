@@ -180,6 +180,23 @@ class AccountSession:
         return sorted(r["RegionName"] for r in regions)
 
 
+@functools.cache
+def offered_regions(service: str) -> frozenset[str] | None:
+    """The regions, in every partition, where botocore knows an endpoint of ``service``; None
+    when botocore does not know the service (then nothing is filtered).
+
+    Glacier, SES and newer services are not offered in every region: reading them there fails
+    with a connection error on every sync, a slice failed for ever.
+    """
+    session = botocore.session.get_session()
+    if service not in session.get_available_services():
+        return None
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions(service, partition))
+    return frozenset(regions) or None
+
+
 _current = threading.local()
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gitmonkey import commit_message
-from gitmonkey.aws import AccountSession, SliceContext
+from gitmonkey.aws import AccountSession, SliceContext, offered_regions
 from gitmonkey.config import AccountConfig, Config, ConfigError
 from gitmonkey.model import GLOBAL_REGION, SliceKey, Technology
 from gitmonkey.normalize import Normalized, normalize_item
@@ -313,8 +313,16 @@ def _submit_slices(
     if wanted:
         account_regions = [r for r in account_regions if r in wanted]
     for region in account_regions:
-        futures += [pool.submit(_read_slice, run, t, region, say) for t in regional_techs]
+        futures += [pool.submit(_read_slice, run, t, region, say) for t in regional_techs
+                    if _offered_in(t, region)]
     return futures
+
+
+def _offered_in(tech: Technology, region: str) -> bool:
+    """Whether AWS offers the technology's service in ``region`` (a region it is not offered in
+    is skipped, not failed)."""
+    regions = offered_regions(tech.service)
+    return regions is None or region in regions
 
 
 def _read_slice(run: _AccountRun, tech: Technology, region: str, say: Progress) -> SliceOutcome:
