@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.audit import policy as audit_policy
 from gitmonkey.audit import python_rules
 from gitmonkey.audit.context import AuditContext
 from gitmonkey.aws import SliceContext
@@ -248,9 +247,8 @@ SUFFIXES = ("internet", "unknown-account", "friendly-account", "thirdparty-accou
 
 
 def _policy_findings(monkeypatch, document: dict[str, Any]) -> set[tuple[str, str]]:
-    """Security Monkey's resource-policy checks as gitmonkey's built-in factory makes them, for
-    glacier.vault (its table entry, ``"glacier.vault": "Policy"``, is added here for the test)."""
-    monkeypatch.setitem(audit_policy.RESOURCE_POLICY_KEYS, "glacier.vault", "Policy")
+    """Security Monkey's resource-policy checks as gitmonkey's built-in factory makes them for
+    glacier.vault."""
     audit = AuditContext(
         ACCOUNT, "test", {"111111111111": {"name": "partner", "type": "friendly"}}, (),
         datetime(2030, 1, 1, tzinfo=UTC),

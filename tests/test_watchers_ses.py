@@ -260,13 +260,19 @@ def _findings(items) -> dict[str, set[tuple[str, str]]]:
             for item in items}
 
 
-def test_moto_identities_raise_no_issue(aws):
-    """moto verifies every identity at once; nothing it makes here is an issue (the sending policy
-    names another account: the resource-policy rules do not read SES policies yet)."""
+def test_sending_policies_of_moto_identities_are_audited(aws):
+    """moto verifies every identity at once, so only the sending policy, which lets an account
+    the audit does not know send as the domain, is an issue (Security Monkey's resource-policy
+    checks: unknown account 10, cross-account root 6)."""
     _domain(aws)
     aws.create_email_identity(EmailIdentity="ops@example.com")
 
-    assert _findings(ses.list_identities(make_ctx())) == {"example.com": set(), "ops@example.com": set()}
+    stranger = "arn:aws:iam::111111111111:root"
+    assert _findings(ses.list_identities(make_ctx())) == {
+        "example.com": {("ses.identity.policy-unknown-account", stranger),
+                        ("ses.identity.policy-cross-account-root", stranger)},
+        "ops@example.com": set(),
+    }
 
 
 def test_unverified_identities_fire_the_rule(monkeypatch):

@@ -35,6 +35,10 @@ RESOURCE_POLICY_KEYS: dict[str, str] = {
     "secretsmanager.secret": "ResourcePolicy",
     "glacier.vault": "Policy",
 }
+# Technologies whose resource policies are a map of named documents (SES sending authorization).
+RESOURCE_POLICY_MAPS: dict[str, str] = {
+    "ses.identity": "Policies",
+}
 INLINE_POLICY_LISTS: dict[str, str] = {
     "iam.user": "UserPolicyList",
     "iam.role": "RolePolicyList",
@@ -317,3 +321,15 @@ def resource_policy_access(policy: Any, path: str, ctx: AuditContext) -> list[Ac
             root = root and who.category == "principal"
             found.append(Access(ctx.classify_account(account), value, account, root, ref.path, actions))
     return found
+
+
+def resource_policies(technology: str, configuration: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(JSON path, document) of every resource policy of an item of ``technology``."""
+    key = RESOURCE_POLICY_KEYS.get(technology)
+    if key is not None:
+        yield f"configuration.{key}", configuration.get(key)
+    key = RESOURCE_POLICY_MAPS.get(technology)
+    if key is not None:
+        documents = configuration.get(key)
+        for name, document in sorted((documents if isinstance(documents, dict) else {}).items()):
+            yield f"configuration.{key}.{name}", document

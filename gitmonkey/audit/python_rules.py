@@ -74,6 +74,7 @@ _RESOURCE_POLICY_PREFIX = {
     "opensearch.domain": "opensearch.domain.policy",
     "secretsmanager.secret": "secretsmanager.secret.policy",
     "glacier.vault": "glacier.vault.policy",
+    "ses.identity": "ses.identity.policy",
 }
 
 
@@ -82,28 +83,37 @@ def _register(func: Callable[..., Iterable[Hit]], **fields: Any) -> None:
 
 
 def _resource_policy_check(technology: str, suffix: str) -> Callable[..., Iterator[Hit]]:
-    key = policy.RESOURCE_POLICY_KEYS[technology]
-
     def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
         configuration = document.get("configuration") or {}
-        if suffix == "invalid-arn":
-            for ref in policy.statements(configuration.get(key), "policy", f"configuration.{key}"):
-                for where, value in policy.invalid_arns(ref, resource_policy=True):
-                    yield Hit(f"statement {ref.key.split('/', 1)[1]}: {where} {value!r} is not a valid ARN",
-                              ref.path, value)
-            return
-        for access in policy.resource_policy_access(configuration.get(key), f"configuration.{key}", ctx):
-            wanted = {
-                "internet": access.kind == policy.INTERNET,
-                "unknown-account": access.kind == UNKNOWN,
-                "friendly-account": access.kind == FRIENDLY,
-                "thirdparty-account": access.kind == THIRD_PARTY,
-                "cross-account-root": access.root and access.kind != SAME,
-            }[suffix]
-            if wanted:
-                yield Hit(access.describe(ctx), access.path, access.entity)
+        for path, doc in policy.resource_policies(technology, configuration):
+            yield from _policy_hits(suffix, doc, path, ctx)
 
     return check
+
+
+def _policy_hits(suffix: str, doc: Any, path: str, ctx: AuditContext) -> Iterator[Hit]:
+    if suffix == "invalid-arn":
+        for ref in policy.statements(doc, "policy", path):
+            for where, value in policy.invalid_arns(ref, resource_policy=True):
+                yield Hit(f"statement {ref.key.split('/', 1)[1]}: {where} {value!r} is not a valid ARN",
+                          ref.path, value)
+        return
+    for access in policy.resource_policy_access(doc, path, ctx):
+        wanted = {
+            "internet": access.kind == policy.INTERNET,
+            "unknown-account": access.kind == UNKNOWN,
+            "friendly-account": access.kind == FRIENDLY,
+            "thirdparty-account": access.kind == THIRD_PARTY,
+            "cross-account-root": access.root and access.kind != SAME,
+        }[suffix]
+        if wanted:
+            yield Hit(access.describe(ctx), access.path, access.entity)
+
+
+def _policy_key(technology: str) -> str:
+    if technology in policy.RESOURCE_POLICY_KEYS:
+        return policy.RESOURCE_POLICY_KEYS[technology]
+    return policy.RESOURCE_POLICY_MAPS[technology] + ".<name>"
 
 
 # A VPC endpoint's policy only governs traffic that already comes through the endpoint from
@@ -120,7 +130,7 @@ for _tech, _prefix in _RESOURCE_POLICY_PREFIX.items():
             technology=_tech,
             score=_score,
             title=_title,
-            description=f"{_description} (policy: configuration.{policy.RESOURCE_POLICY_KEYS[_tech]})",
+            description=f"{_description} (policy: configuration.{_policy_key(_tech)})",
             remediation=_REMEDIATE_ARN if _suffix == "invalid-arn" else _REMEDIATE_POLICY,
         )
 
