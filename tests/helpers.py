@@ -14,8 +14,16 @@ from botocore.awsrequest import AWSResponse
 
 from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig, Config, config_from_dict
+from gitmonkey.model import Item
+from gitmonkey.normalize import Normalized, normalize_item
+from gitmonkey.watchers import get_technology
 
 ACCOUNT_ID = "123456789012"
+
+
+def normalized(item: Item, secret_key: bytes = b"k") -> Normalized:
+    """``item`` as the store writes it: its technology's ephemeral, secret and unordered paths applied."""
+    return normalize_item(item, get_technology(item.technology), account_id=ACCOUNT_ID, secret_key=secret_key)
 
 
 def slice_context(region: str) -> SliceContext:

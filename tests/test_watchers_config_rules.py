@@ -21,10 +21,9 @@ from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
-from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import config as config_watcher
 from gitmonkey.watchers import get_technology
-from tests.helpers import slice_context
+from tests.helpers import normalized, slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -35,9 +34,6 @@ LAMBDA = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:check-tags"
 def make_ctx(region: str = REGION) -> SliceContext:
     return slice_context(region)
 
-
-def normalized(item):
-    return normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k")
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.config import AccountConfig
-from gitmonkey.normalize import REDACTED_PREFIX, normalize_item
+from gitmonkey.normalize import REDACTED_PREFIX
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import _ec2_vpc as vpcw
 from gitmonkey.watchers import all_technologies, get_technology
-from tests.helpers import error_response, git, inject, make_config, slice_context
+from tests.helpers import error_response, git, inject, make_config, normalized, slice_context
 
 ACCOUNT = "123456789012"
 STRANGER = "999999999999"
@@ -61,9 +61,6 @@ def make_ctx(max_attempts: int | None = None) -> SliceContext:
         _session.append(slice_context(REGION).session)
     return SliceContext(_session[0], REGION)
 
-
-def normalized(item: Any, key: bytes = b"k") -> Any:
-    return normalize_item(item, get_technology(item.technology), account_id=ACCOUNT, secret_key=key)
 
 
 def by_id(items: list[Any]) -> dict[str, Any]:

@@ -23,9 +23,8 @@ from gitmonkey.audit import python_rules
 from gitmonkey.audit.context import AuditContext
 from gitmonkey.aws import SliceContext
 from gitmonkey.aws_responses import UnreadableResponseError
-from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import get_technology, glacier
-from tests.helpers import inject, slice_context
+from tests.helpers import inject, normalized, slice_context
 
 ACCOUNT = "123456789012"
 STRANGER = "999999999999"
@@ -36,9 +35,6 @@ TECH = get_technology("glacier.vault")
 def make_ctx(region: str = REGION) -> SliceContext:
     return slice_context(region)
 
-
-def normalized(item):
-    return normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k")
 
 
 def _policy(principal: Any, **condition: Any) -> dict[str, Any]:

@@ -20,9 +20,8 @@ from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
-from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import get_technology, rds
-from tests.helpers import slice_context
+from tests.helpers import normalized, slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -32,9 +31,6 @@ TECH = get_technology("rds.db_subnet_group")
 def make_ctx(region: str = REGION) -> SliceContext:
     return slice_context(region)
 
-
-def normalized(item):
-    return normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k")
 
 
 @pytest.fixture

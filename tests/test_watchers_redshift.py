@@ -16,10 +16,9 @@ from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
-from gitmonkey.normalize import normalize_item
 from gitmonkey.sync import run_sync
-from gitmonkey.watchers import get_technology, redshift
-from tests.helpers import git, make_config, slice_context
+from gitmonkey.watchers import redshift
+from tests.helpers import git, make_config, normalized, slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -32,9 +31,6 @@ KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-123456789
 def make_ctx(region: str = REGION) -> SliceContext:
     return slice_context(region)
 
-
-def normalized(item):
-    return normalize_item(item, get_technology(item.technology), account_id=ACCOUNT, secret_key=b"k")
 
 
 @pytest.fixture

@@ -22,11 +22,11 @@ from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.config import AccountConfig
 from gitmonkey.model import GLOBAL_REGION
-from gitmonkey.normalize import REDACTED_PREFIX, normalize_item
+from gitmonkey.normalize import REDACTED_PREFIX
 from gitmonkey.paths import item_path, parse_item_path
 from gitmonkey.sync import run_sync
-from gitmonkey.watchers import always_returned, get_technology, route53, route53domains
-from tests.helpers import git, make_config, slice_context
+from gitmonkey.watchers import always_returned, route53, route53domains
+from tests.helpers import git, make_config, normalized, slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -38,9 +38,6 @@ ELB_ZONE = "Z35SXDOTRQ7X7K"
 def make_ctx() -> SliceContext:
     return slice_context(GLOBAL_REGION)
 
-
-def normalized(item):
-    return normalize_item(item, get_technology(item.technology), account_id=ACCOUNT, secret_key=b"k")
 
 
 def rules_and_audit() -> tuple[RuleSet, AuditContext]:

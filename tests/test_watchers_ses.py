@@ -19,10 +19,9 @@ from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
-from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import ses
 from gitmonkey.watchers._common import TruncatedListError
-from tests.helpers import slice_context
+from tests.helpers import normalized, slice_context
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -43,9 +42,6 @@ SENDING_POLICY = {
 def make_ctx(region: str = REGION) -> SliceContext:
     return slice_context(region)
 
-
-def normalized(item):
-    return normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k")
 
 
 @pytest.fixture
