@@ -145,16 +145,22 @@ def body_problem(operation_model: Any, body: bytes) -> str | None:
 
 
 def _json_document_problem(body: bytes) -> str | None:
+    value, problem = _load_json(body)
+    if problem is not None:
+        return problem
+    if not isinstance(value, dict) or "Statement" not in value:
+        return f"not a policy document: {_excerpt(body.strip())}"
+    return None
+
+
+def _load_json(body: bytes) -> tuple[Any, str | None]:
     text = body.strip()
     if not text:
-        return "empty body"
+        return None, "empty body"
     try:
-        value = json.loads(text)
+        return json.loads(text), None
     except (ValueError, UnicodeDecodeError):
-        return f"not JSON: {_excerpt(text)}"
-    if not isinstance(value, dict) or "Statement" not in value:
-        return f"not a policy document: {_excerpt(text)}"
-    return None
+        return None, f"not JSON: {_excerpt(text)}"
 
 
 def _rest_body_shape(shape: Any) -> Any | None:
@@ -170,13 +176,10 @@ def _rest_body_shape(shape: Any) -> Any | None:
 
 
 def _json_problem(body: bytes, shape: Any) -> str | None:
+    value, problem = _load_json(body)
+    if problem is not None:
+        return problem
     text = body.strip()
-    if not text:
-        return "empty body"
-    try:
-        value = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        return f"not JSON: {_excerpt(text)}"
     if not isinstance(value, dict):
         return f"a JSON {type(value).__name__} where an object was expected"
     known = _serialized_members(shape)
