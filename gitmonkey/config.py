@@ -396,10 +396,13 @@ def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
 def _known_technologies() -> list[str] | None:
     """The watcher registry's names, or None while it cannot be imported (check skipped)."""
     try:
-        from gitmonkey.watchers import all_technologies
+        from gitmonkey.watchers import RegistryError, all_technologies
     except ImportError:
         return None
-    return sorted(all_technologies())
+    try:
+        return sorted(all_technologies())
+    except RegistryError as exc:
+        raise ConfigError(f"watchers: {exc}") from exc
 
 
 def _technology_problems(raw: dict[str, Any]) -> list[Problem]:
