@@ -335,9 +335,8 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
     simulated_environment()
     from moto import mock_aws
 
-    from gitmonkey.cli.sync_cmd import render_summary
     from gitmonkey.config import load_config
-    from gitmonkey.sync import run_sync
+    from gitmonkey.sync import render_summary, run_sync
 
     directory = directory.resolve()
     config_path = prepare_directory(directory)

@@ -171,6 +171,39 @@ class SyncReport:
         }
 
 
+def render_summary(report: SyncReport) -> str:
+    """The sync's report as people read it: a line per account, its failed and stale slices, the audit."""
+    lines = []
+    for account in report.accounts:
+        if account.error:
+            lines.append(f"{account.account} ({account.account_id}): not synced: {account.error}")
+            continue
+        lines.append(
+            f"{account.account} ({account.account_id}): {account.items} items, "
+            f"{account.added + account.modified + account.deleted} changes "
+            f"({account.added} added, {account.modified} modified, {account.deleted} deleted), "
+            f"{len(account.commits)} commits, {account.api_calls} API calls, "
+            f"{len(account.failed_slices)} failed slices"
+        )
+        for s in account.failed_slices:
+            lines.append(f"  failed  {s.key.region:<15} {s.key.technology:<22} {s.error}")
+        audit = account.post_sync.get("audit") or {}
+        counts = {kind: n for kind, n in (audit.get("counts") or {}).items() if n}
+        if counts:
+            text = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            lines.append(f"  audit: {text} (commit {str(audit.get('commit') or '')[:12]})")
+        notify = audit.get("notify") or {}
+        if notify.get("queued"):
+            lines.append(f"  notifications: {notify['queued']} queued, {notify.get('flush', '')}")
+        for key in account.stale:
+            lines.append(f"  stale   {key}: no successful read within stale_after_hours")
+        for key, value in sorted(account.post_sync.items()):
+            if key.endswith("error"):
+                lines.append(f"  {key.replace('_', ' ')}: {value}")
+    lines.append(f"sync {report.sync_id} took {report.seconds:.1f}s")
+    return "\n".join(lines)
+
+
 def new_sync_id(now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 

@@ -48,7 +48,7 @@ def sync(config_path, accounts, technologies, regions, allow_mass_delete, progre
     Exit codes: 0 all slices synced, 1 error before syncing (lock held), 2 bad
     configuration, 3 some slices failed (the others were recorded).
     """
-    from gitmonkey.sync import run_sync
+    from gitmonkey.sync import render_summary, run_sync
 
     config = load(config_path)
     show_progress = sys.stderr.isatty() if progress is None else progress
@@ -68,38 +68,6 @@ def sync(config_path, accounts, technologies, regions, allow_mass_delete, progre
     else:
         click.echo(render_summary(report))
     sys.exit(report.exit_code)
-
-
-def render_summary(report) -> str:
-    lines = []
-    for account in report.accounts:
-        if account.error:
-            lines.append(f"{account.account} ({account.account_id}): not synced: {account.error}")
-            continue
-        lines.append(
-            f"{account.account} ({account.account_id}): {account.items} items, "
-            f"{account.added + account.modified + account.deleted} changes "
-            f"({account.added} added, {account.modified} modified, {account.deleted} deleted), "
-            f"{len(account.commits)} commits, {account.api_calls} API calls, "
-            f"{len(account.failed_slices)} failed slices"
-        )
-        for s in account.failed_slices:
-            lines.append(f"  failed  {s.key.region:<15} {s.key.technology:<22} {s.error}")
-        audit = account.post_sync.get("audit") or {}
-        counts = {kind: n for kind, n in (audit.get("counts") or {}).items() if n}
-        if counts:
-            text = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-            lines.append(f"  audit: {text} (commit {str(audit.get('commit') or '')[:12]})")
-        notify = audit.get("notify") or {}
-        if notify.get("queued"):
-            lines.append(f"  notifications: {notify['queued']} queued, {notify.get('flush', '')}")
-        for key in account.stale:
-            lines.append(f"  stale   {key}: no successful read within stale_after_hours")
-        for key, value in sorted(account.post_sync.items()):
-            if key.endswith("error"):
-                lines.append(f"  {key.replace('_', ' ')}: {value}")
-    lines.append(f"sync {report.sync_id} took {report.seconds:.1f}s")
-    return "\n".join(lines)
 
 
 @click.command()
