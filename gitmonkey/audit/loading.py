@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+import gitmonkey.audit.filters as filters
 from gitmonkey import yamlio
-from gitmonkey.audit import filters
 from gitmonkey.audit.context import AuditContext
 from gitmonkey.audit.rule_model import CheckFunction, Hit, Rule, RuleError
 from gitmonkey.audit.schemas import error_path, load_schema, schema_text

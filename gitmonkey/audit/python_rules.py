@@ -10,10 +10,10 @@ import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from gitmonkey.audit import policy
+import gitmonkey.audit.policy as policy
 from gitmonkey.audit.context import FRIENDLY, SAME, THIRD_PARTY, UNKNOWN, AuditContext
 from gitmonkey.audit.filters import JMESPATH_OPTIONS
-from gitmonkey.audit.rules import Hit, Rule
+from gitmonkey.audit.rule_model import Hit, Rule
 
 RULES: list[Rule] = []
 

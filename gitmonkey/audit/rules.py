@@ -89,7 +89,7 @@ class RuleSet:
 
         ``cache`` (see ``gitmonkey.validation_cache``) skips the schema checks of unchanged inputs.
         """
-        from gitmonkey.audit import python_rules
+        import gitmonkey.audit.python_rules as python_rules
         from gitmonkey.config import ConfigError
         from gitmonkey.resources import builtin_rules_dir
 

@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import gitmonkey.notify.subscriptions as subscriptions
 from gitmonkey import events as ev
 from gitmonkey.config import AccountConfig, ConfigError
-from gitmonkey.notify import subscriptions
 from gitmonkey.notify.channels import DeliveryError, build_channel
 from gitmonkey.notify.dedup import EventRecords, event_identity, records_lock
 from gitmonkey.notify.links import repo_web_base
