@@ -193,29 +193,18 @@ def _serialized_members(shape: Any) -> dict[str, Any]:
             if "location" not in member.serialization}
 
 
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "blob": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-    "long": (int,),
-    "float": (int, float, str),
-    "double": (int, float, str),
-    "timestamp": (int, float, str),
-    "list": (list,),
-    "map": (dict,),
-    "structure": (dict,),
-}
+# Only the containers are checked: botocore iterates a string given for a list into characters
+# and fails on a list given for a structure, whereas a scalar of another JSON type (a number
+# where the model says string) passes through as it came, and services do send those.
+_CONTAINERS: dict[str, type] = {"list": list, "map": dict, "structure": dict}
 
 
 def _json_type_problem(shape: Any, value: Any, where: str) -> str | None:
     if value is None or getattr(shape, "is_document_type", False):
         return None
     kind = shape.type_name
-    allowed = _JSON_TYPES.get(kind)
-    if allowed is None:
-        return None
-    if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+    container = _CONTAINERS.get(kind)
+    if (not isinstance(value, container)) if container else isinstance(value, dict | list):
         return f"{where or 'the answer'} is a JSON {type(value).__name__}, the model says {kind}"
     if kind == "structure":
         members = _serialized_members(shape)

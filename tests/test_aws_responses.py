@@ -74,8 +74,9 @@ def test_a_garbled_answer_is_unreadable(protocol, shape):
 @pytest.mark.parametrize(("service", "operation", "body", "why"), [
     ("sqs", "ListQueues", b'{"QueueUrls": "https://not-a-list"}', "the model says list"),
     ("sqs", "ListQueues", b"[]", "a JSON list where an object was expected"),
-    ("kms", "ListKeys", b'{"Keys": [{"KeyId": 7}]}', "Keys[0].KeyId is a JSON int"),
-    ("lambda", "ListFunctions", b'{"Functions": [{"MemorySize": "128"}]}', "the model says integer"),
+    ("kms", "ListKeys", b'{"Keys": {"KeyId": "k"}}', "Keys is a JSON dict, the model says list"),
+    ("kms", "ListKeys", b'{"Keys": [{"KeyId": {"Id": "k"}}]}', "Keys[0].KeyId is a JSON dict"),
+    ("lambda", "ListFunctions", b'{"Functions": ["f"]}', "Functions[0] is a JSON str, the model says"),
     ("sqs", "GetQueueAttributes", b'{"message": "<html>"}', "none of the answer's members"),
     ("sns", "ListTopics", b"<ListTopicsResponse><Other/></ListTopicsResponse>", "no <ListTopicsResult>"),
     ("ec2", "DescribeSecurityGroups",
@@ -89,6 +90,7 @@ def test_wrong_shapes_are_named(service, operation, body, why):
 @pytest.mark.parametrize(("service", "operation", "body"), [
     ("sqs", "ListQueues", b"{}"),  # what AWS sends when a region has no queue
     ("sqs", "ListQueues", b'{"QueueUrls": [], "SomeFieldAwsAddsLater": 1}'),
+    ("lambda", "ListFunctions", b'{"Functions": [{"MemorySize": "128", "Timeout": 3.0}]}'),  # scalars pass
     ("sqs", "DeleteQueue", b""),  # no output members: nothing to read
     ("s3", "GetBucketVersioning", b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'),
     ("s3", "GetBucketLogging", b'<BucketLoggingStatus xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'),

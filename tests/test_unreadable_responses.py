@@ -413,8 +413,8 @@ def seed_config_rule(aws: Aws) -> str:
 
 
 # moto's DescribeConnections answers hasLogicalRedundancy as a JSON boolean where AWS and the model
-# say a string ("unknown", "yes", "no"), which the response check rightly refuses: the proxy answers
-# the call as AWS would (a stand-in answer), and garbles that.
+# say a string ("unknown", "yes", "no"): the proxy answers the call as AWS would (a stand-in
+# answer), and garbles that.
 DIRECTCONNECT_CONNECTIONS = {
     "connections": [
         {

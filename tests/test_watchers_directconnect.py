@@ -51,8 +51,9 @@ def aws():
 
 def aws_shaped(account: str, region: str, ident: str) -> None:
     """moto 5.2 answers ``hasLogicalRedundancy`` as a JSON boolean where AWS (and botocore's model)
-    has a string (``yes`` / ``no`` / ``unknown``), and gitmonkey's response checks rightly refuse
-    such an answer as unreadable. This gives the connection moto stores the value AWS would hold.
+    has a string (``yes`` / ``no`` / ``unknown``); the response checks let a scalar of another
+    type through, but the document would then hold a value AWS never sends. This gives the
+    connection moto stores the value AWS would hold.
     moto's server runs in this process, so this works for the garbled-answer test's server too."""
     from moto.directconnect.models import directconnect_backends
 
