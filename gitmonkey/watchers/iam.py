@@ -30,7 +30,15 @@ from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, is_error, pages, tags_dict
+from gitmonkey.watchers._common import (
+    call_or_absent,
+    collect,
+    decode_policy,
+    is_error,
+    pages,
+    partition,
+    tags_dict,
+)
 
 try:  # optional: moto depends on it, gitmonkey does not (see _parsed_certificate)
     from cryptography import x509 as _x509
@@ -546,5 +554,115 @@ TECHNOLOGIES = (
             "iam:ListSAMLProviders": ("SAMLProviderList",),
         },
         iam_actions=("iam:ListSAMLProviders", "iam:GetSAMLProvider"),
+    ),
+)
+
+
+# --- account posture: the password policy and the root user -------------------------------------
+#
+# Both are items that always exist (id ``account``): an absent password policy is recorded as
+# ``"PasswordPolicy": null``, so that "no policy" is an ordinary issue with a history in git.
+
+ACCOUNT_ITEM_ID = "account"
+ROOT_REPORT_USER = "<root_account>"
+# GetAccountSummary keys that describe the root user; the rest of SummaryMap are counts and quotas.
+ROOT_SUMMARY_KEYS = ("AccountMFAEnabled", "AccountAccessKeysPresent", "AccountSigningCertificatesPresent")
+# Credential report columns of the root row recorded as booleans ("true" / "false" in the CSV).
+ROOT_REPORT_FLAGS = (
+    "mfa_active", "access_key_1_active", "access_key_2_active", "cert_1_active", "cert_2_active",
+)
+# Columns that change whenever root signs in or uses a key: ephemeral, recorded only when a date.
+ROOT_REPORT_LAST_USED = ("password_last_used", "access_key_1_last_used_date", "access_key_2_last_used_date")
+
+
+class UnexpectedAccountAnswer(RuntimeError):
+    """An account-wide answer that lacks a value AWS always gives (a summary without
+    ``AccountMFAEnabled``, a root report row without ``mfa_active``): the read fails instead of
+    recording a made-up value."""
+
+
+def list_password_policy(ctx: SliceContext) -> list[Item]:
+    """The account password policy (one GetAccountPasswordPolicy); ``None`` when the account has
+    none (IAM answers NoSuchEntity, the default of a new account)."""
+    answer = call_or_absent(ctx.client("iam").get_account_password_policy, ("NoSuchEntity",))
+    policy = None if answer is None else dict(answer["PasswordPolicy"])
+    configuration = {"PasswordPolicy": policy}
+    return [Item("iam.password_policy", ctx.region, ACCOUNT_ITEM_ID, ACCOUNT_ITEM_ID, "", configuration)]
+
+
+def _report_flag(row: dict[str, str], column: str) -> bool:
+    value = (row.get(column) or "").strip().lower()
+    if value not in ("true", "false"):
+        raise UnexpectedAccountAnswer(f"credential report: root row has {column}={row.get(column)!r}")
+    return value == "true"
+
+
+def report_field(column: str) -> str:
+    """The recorded name of a credential report column: ``access_key_1_active`` -> ``AccessKey1Active``
+    (recorded paths are CamelCase, like AWS's JSON members)."""
+    return "".join(part.capitalize() for part in column.split("_"))
+
+
+def _root_report(row: dict[str, str] | None) -> dict[str, Any] | None:
+    """The root row of the credential report: flags as booleans, last-use dates when they are
+    dates. ``None`` when the report has no root row (moto's report has none; AWS's always has)."""
+    if row is None:
+        return None
+    fields: dict[str, Any] = {"Arn": row.get("arn")}
+    fields.update({report_field(column): _report_flag(row, column) for column in ROOT_REPORT_FLAGS})
+    for column in ROOT_REPORT_LAST_USED:
+        used = _report_time(row.get(column))
+        if used is not None:
+            fields[report_field(column)] = used
+    return fields
+
+
+def list_root(ctx: SliceContext) -> list[Item]:
+    """The root user: its MFA, access key and signing certificate flags from GetAccountSummary,
+    and the root row of the credential report (shared with ``iam.user``: generated once a sync)."""
+    summary = ctx.client("iam").get_account_summary()["SummaryMap"]
+    missing = [key for key in ROOT_SUMMARY_KEYS if key not in summary]
+    if missing:
+        raise UnexpectedAccountAnswer(f"GetAccountSummary: SummaryMap lacks {', '.join(missing)}")
+    configuration: dict[str, Any] = {key: summary[key] for key in ROOT_SUMMARY_KEYS}
+    configuration["CredentialReport"] = _root_report(credential_report(ctx).get(ROOT_REPORT_USER))
+    arn = f"arn:{partition(ctx.client_region)}:iam::{ctx.account_id}:root"
+    return [Item("iam.root", ctx.region, ACCOUNT_ITEM_ID, ACCOUNT_ITEM_ID, arn, configuration)]
+
+
+TECHNOLOGIES = (
+    *TECHNOLOGIES,
+    Technology(
+        name="iam.password_policy",
+        is_global=True,
+        list_items=list_password_policy,
+        description=(
+            "The account's IAM password policy (one item, id `account`): minimum length, required "
+            "character classes, reuse prevention, expiry, whether users may change their password; "
+            "`PasswordPolicy: null` when the account has none."
+        ),
+        always_returned={"iam:GetAccountPasswordPolicy": ("PasswordPolicy",)},
+        iam_actions=("iam:GetAccountPasswordPolicy",),
+    ),
+    Technology(
+        name="iam.root",
+        is_global=True,
+        list_items=list_root,
+        description=(
+            "The account's root user (one item, id `account`): MFA, access keys and signing "
+            "certificates present (GetAccountSummary), and the credential report's root row as "
+            "CamelCase fields (MFA, access keys and certificates active; last sign-in and key use, "
+            "ephemeral); `CredentialReport: null` when the report has no root row (moto)."
+        ),
+        ephemeral_paths=tuple(f"CredentialReport.{report_field(column)}" for column in ROOT_REPORT_LAST_USED),
+        always_returned={
+            "iam:GetAccountSummary": ("SummaryMap",),
+            "iam:GetCredentialReport": ("Content",),
+        },
+        iam_actions=(
+            "iam:GetAccountSummary",
+            "iam:GenerateCredentialReport",
+            "iam:GetCredentialReport",
+        ),
     ),
 )

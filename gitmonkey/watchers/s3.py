@@ -7,6 +7,7 @@ avoids a redirect round trip per call.
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from gitmonkey.aws import SliceContext
@@ -114,5 +115,65 @@ TECHNOLOGIES = (
             "s3:GetBucketTagging",
             "s3:GetBucketOwnershipControls",
         ),
+    ),
+)
+
+
+# --- account posture: the account-level public access block ---------------------------------------
+
+ACCOUNT_ITEM_ID = "account"
+_ENDPOINT_FIX_ID = "gitmonkey-s3control-custom-endpoint"
+
+
+def use_custom_endpoint_as_is(client: Any, account_id: str, endpoint_url: str | None) -> None:
+    """Make an S3 Control ``client`` send its calls to ``endpoint_url`` itself.
+
+    S3 Control's endpoint is account-specific: botocore's endpoint rules put the ``AccountId``
+    parameter in front of the host (``123456789012.s3-control.us-east-1.amazonaws.com``), also
+    of a custom endpoint, so ``http://127.0.0.1:5000`` (a moto server, LocalStack, a proxy)
+    would become the unresolvable ``http://123456789012.127.0.0.1:5000``. The handler runs
+    before the request is signed and removes that prefix only from a custom endpoint's host;
+    AWS's own endpoints are left as botocore builds them. Registered once per client.
+    """
+    if not endpoint_url:
+        return
+    netloc = urllib.parse.urlsplit(endpoint_url).netloc
+    prefixed = f"{account_id}.{netloc}"
+
+    def strip_prefix(params: dict[str, Any], **_: Any) -> None:
+        parts = urllib.parse.urlsplit(params.get("url") or "")
+        if parts.netloc == prefixed:
+            params["url"] = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+    client.meta.events.register("before-call.s3-control.*", strip_prefix, unique_id=_ENDPOINT_FIX_ID)
+
+
+def list_account_public_access_block(ctx: SliceContext) -> list[Item]:
+    """The account-level public access block (one S3 Control GetPublicAccessBlock); ``None``
+    when it was never set (NoSuchPublicAccessBlockConfiguration, the default of a new account)."""
+    client = ctx.client("s3control")
+    use_custom_endpoint_as_is(client, ctx.account_id, ctx.session.account.endpoint_url)
+    answer = call_or_absent(
+        client.get_public_access_block, ("NoSuchPublicAccessBlockConfiguration",), AccountId=ctx.account_id
+    )
+    block = None if answer is None else dict(answer["PublicAccessBlockConfiguration"])
+    configuration = {"PublicAccessBlockConfiguration": block}
+    name = ACCOUNT_ITEM_ID
+    return [Item("s3.account_public_access_block", ctx.region, ACCOUNT_ITEM_ID, name, "", configuration)]
+
+
+TECHNOLOGIES = (
+    *TECHNOLOGIES,
+    Technology(
+        name="s3.account_public_access_block",
+        is_global=True,
+        list_items=list_account_public_access_block,
+        description=(
+            "The account-level S3 public access block (one item, id `account`): BlockPublicAcls, "
+            "IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets; "
+            "`PublicAccessBlockConfiguration: null` when it was never set."
+        ),
+        always_returned={"s3control:GetPublicAccessBlock": ("PublicAccessBlockConfiguration",)},
+        iam_actions=("s3:GetAccountPublicAccessBlock",),
     ),
 )
