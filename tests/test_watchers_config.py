@@ -184,10 +184,9 @@ def test_not_recording_rule_reads_the_watchers_output(aws):
     audit = AuditContext.from_config(
         {}, account_id=ACCOUNT, account_name="prod", now=datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
     )
-    ctx = make_ctx()
-
     def findings() -> list[str]:
-        (item,) = config_watcher.list_recorders(ctx)
+        # A context per read, as each sync has: within one, the region's calls are shared.
+        (item,) = config_watcher.list_recorders(make_ctx())
         document = normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k").document
         return [f.rule_id for f in rules.evaluate(document, None, audit)]
 

@@ -289,7 +289,8 @@ def test_technology_declaration():
     assert TECH.ephemeral_paths == ("ConfigRuleState",)
     assert not TECH.secret_paths
     assert dict(TECH.always_returned) == {"config:DescribeConfigRules": ("ConfigRules",)}
-    assert [t.name for t in config_watcher.TECHNOLOGIES] == ["config.recorder", "config.rule"]
+    names = [t.name for t in config_watcher.TECHNOLOGIES]
+    assert names == ["config.recorder", "config.rule", "config.status"]
 
 
 # --- the garbled-answer test's seeding -----------------------------------------------------------

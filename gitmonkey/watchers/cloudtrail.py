@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
-from gitmonkey.model import Item, Technology
+from gitmonkey.model import GLOBAL_REGION, Item, Technology
 from gitmonkey.watchers._common import collect, is_error, tags_dict
 
 _TRAIL_FIELDS = (
@@ -139,6 +139,79 @@ def list_trails(ctx: SliceContext) -> list[Item]:
     return items
 
 
+def _management_events(selectors: dict[str, Any]) -> tuple[bool, str | None]:
+    """Whether a trail's selectors log management events, and which (``All``, ``ReadOnly``,
+    ``WriteOnly``; ``None`` when none are logged).
+
+    Basic selectors: each with ``IncludeManagementEvents`` contributes its ``ReadWriteType``.
+    Advanced selectors: each whose ``eventCategory`` equals ``Management`` contributes by its
+    ``readOnly`` field (absent: all; ``true``: read-only; ``false``: write-only). Exclusions of
+    event sources (``ExcludeManagementEventSources``, an ``eventSource`` NotEquals) do not make
+    a selector count less: they are visible in cloudtrail.trail. Read-only plus write-only
+    selectors make ``All``.
+    """
+    kinds: set[str] = set()
+    for selector in selectors.get("EventSelectors") or []:
+        if selector.get("IncludeManagementEvents", True):
+            kinds.add(selector.get("ReadWriteType") or "All")
+    for selector in selectors.get("AdvancedEventSelectors") or []:
+        fields = {field.get("Field"): field for field in selector.get("FieldSelectors") or []}
+        if (fields.get("eventCategory") or {}).get("Equals") != ["Management"]:
+            continue
+        read_only = fields.get("readOnly")
+        if read_only is None:
+            kinds.add("All")
+        elif read_only.get("Equals") == ["true"] or read_only.get("NotEquals") == ["false"]:
+            kinds.add("ReadOnly")
+        elif read_only.get("Equals") == ["false"] or read_only.get("NotEquals") == ["true"]:
+            kinds.add("WriteOnly")
+    if "All" in kinds or {"ReadOnly", "WriteOnly"} <= kinds:
+        return True, "All"
+    if kinds:
+        return True, kinds.pop()
+    return False, None
+
+
+def _multi_region_trail(ctx: SliceContext, trail: dict[str, Any]) -> dict[str, Any] | None:
+    """One multi-region trail's logging facts, read in its home region; ``None`` if it was
+    deleted since the listing."""
+    cloudtrail = ctx.client("cloudtrail", trail.get("HomeRegion") or ctx.client_region)
+    arn = trail["TrailARN"]
+    try:
+        status = cloudtrail.get_trail_status(Name=arn)
+        selectors = cloudtrail.get_event_selectors(TrailName=arn)
+    except ClientError as exc:
+        if is_error(exc, *_GONE):
+            return None
+        raise
+    included, read_write = _management_events(selectors)
+    return {
+        "TrailARN": arn,
+        "IsLogging": status.get("IsLogging"),
+        "IncludeManagementEvents": included,
+        "ReadWriteType": read_write,
+    }
+
+
+def list_status(ctx: SliceContext) -> list[Item]:
+    """The account's CloudTrail posture: one global item ``account`` that always exists.
+
+    DescribeTrails with shadow trails, in the home region (us-east-1), lists every trail that
+    applies there, multi-region trails homed in other regions (and organization trails) included;
+    for each multi-region one, GetTrailStatus and GetEventSelectors in its home region. A
+    multi-region trail logs in every region, so one read answers "is every region covered".
+    """
+    cloudtrail = ctx.client("cloudtrail")
+    trails = [
+        trail
+        for trail in cloudtrail.describe_trails(includeShadowTrails=True).get("trailList") or []
+        if trail.get("IsMultiRegionTrail")
+    ]
+    facts = [fact for fact in (_multi_region_trail(ctx, trail) for trail in trails) if fact is not None]
+    configuration = {"MultiRegionTrails": facts}
+    return [Item("cloudtrail.status", GLOBAL_REGION, "account", "account", "", configuration)]
+
+
 TECHNOLOGIES = (
     Technology(
         name="cloudtrail.trail",
@@ -166,6 +239,28 @@ TECHNOLOGIES = (
             "cloudtrail:GetEventSelectors",
             "cloudtrail:GetInsightSelectors",
             "cloudtrail:ListTags",
+        ),
+    ),
+    Technology(
+        name="cloudtrail.status",
+        is_global=True,
+        list_items=list_status,
+        description=(
+            "CloudTrail account posture (one item, present even without a trail): the multi-region "
+            "trails that apply to the account (organization trails included), each with logging "
+            "on/off and the management events it logs (read, write or all)."
+        ),
+        unordered_paths=("MultiRegionTrails",),
+        always_returned={
+            "cloudtrail:GetTrailStatus": ("IsLogging",),
+            "cloudtrail:DescribeTrails": ("trailList",),
+            # An answer without it would read as "no selectors": management events not logged.
+            "cloudtrail:GetEventSelectors": ("TrailARN",),
+        },
+        iam_actions=(
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:GetEventSelectors",
         ),
     ),
 )

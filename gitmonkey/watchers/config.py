@@ -24,6 +24,7 @@ Unrelated to ``gitmonkey.config`` (the configuration file): this module is
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -57,16 +58,37 @@ def _arn(ctx: SliceContext, recorder: dict[str, Any]) -> str:
     return f"{prefix}:configuration-recorder/{recorder['name']}"
 
 
+def _shared_call(ctx: SliceContext, operation: str, key: str) -> list[dict[str, Any]]:
+    """The ``key`` list of one region-wide Config call, made once per sync and region and shared
+    by config.recorder and config.status (a failure is shared too: both slices fail)."""
+
+    def fetch() -> list[dict[str, Any]]:
+        return getattr(ctx.client("config"), operation)().get(key) or []
+
+    return ctx.shared(("config", ctx.region, operation), fetch)
+
+
+def _recorders(ctx: SliceContext) -> list[dict[str, Any]]:
+    return _shared_call(ctx, "describe_configuration_recorders", "ConfigurationRecorders")
+
+
+def _recorder_statuses(ctx: SliceContext) -> dict[str, dict[str, Any]]:
+    statuses = _shared_call(ctx, "describe_configuration_recorder_status", "ConfigurationRecordersStatus")
+    return {status["name"]: status for status in statuses}
+
+
+def _delivery_channels(ctx: SliceContext) -> list[dict[str, Any]]:
+    return sorted(
+        _shared_call(ctx, "describe_delivery_channels", "DeliveryChannels"), key=lambda c: c.get("name", "")
+    )
+
+
 def list_recorders(ctx: SliceContext) -> list[Item]:
-    config = ctx.client("config")
-    recorders = config.describe_configuration_recorders().get("ConfigurationRecorders") or []
+    recorders = _recorders(ctx)
     if not recorders:
         return []
-    status_list = config.describe_configuration_recorder_status().get("ConfigurationRecordersStatus")
-    statuses = {status["name"]: status for status in status_list or []}
-    channels = sorted(
-        config.describe_delivery_channels().get("DeliveryChannels") or [], key=lambda c: c.get("name", "")
-    )
+    statuses = _recorder_statuses(ctx)
+    channels = _delivery_channels(ctx)
     items = []
     for recorder in recorders:
         name = recorder["name"]
@@ -74,10 +96,10 @@ def list_recorders(ctx: SliceContext) -> list[Item]:
         if status is None:  # deleted between the two calls
             continue
         configuration: dict[str, Any] = {"name": name}
-        configuration.update({field: recorder.get(field) for field in _RECORDER_FIELDS})
+        configuration.update({field: copy.deepcopy(recorder.get(field)) for field in _RECORDER_FIELDS})
         configuration["recording"] = status.get("recording")
         configuration["status"] = {field: status.get(field) for field in _EPHEMERAL_STATUS_FIELDS}
-        configuration["deliveryChannels"] = channels
+        configuration["deliveryChannels"] = copy.deepcopy(channels)
         items.append(Item("config.recorder", ctx.region, name, name, _arn(ctx, recorder), configuration))
     return items
 
@@ -113,6 +135,36 @@ def list_rules(ctx: SliceContext) -> list[Item]:
             configuration["InputParameters"] = _input_parameters(configuration["InputParameters"])
         items.append(Item("config.rule", ctx.region, name, name, _rule_arn(ctx, rule), configuration))
     return items
+
+
+def list_status(ctx: SliceContext) -> list[Item]:
+    """The region's Config posture: one item (id and name the region) that always exists.
+
+    ``Recorders``: name, ``recording`` (a recorder stopped is a change to record), and its
+    recording group's ``allSupported`` and ``includeGlobalResourceTypes``; ``DeliveryChannels``:
+    the channel names. The same three calls as config.recorder, shared with it through
+    ``ctx.shared``, so a sync makes them once per region. A recorder deleted between the calls
+    (listed without a status) is left out.
+    """
+    recorders = _recorders(ctx)
+    statuses = _recorder_statuses(ctx) if recorders else {}
+    entries = []
+    for recorder in recorders:
+        status = statuses.get(recorder["name"])
+        if status is None:
+            continue
+        group = recorder.get("recordingGroup") or {}
+        entries.append(
+            {
+                "name": recorder["name"],
+                "recording": status.get("recording"),
+                "allSupported": group.get("allSupported"),
+                "includeGlobalResourceTypes": group.get("includeGlobalResourceTypes"),
+            }
+        )
+    channels = [channel.get("name") for channel in _delivery_channels(ctx)]
+    configuration = {"Recorders": entries, "DeliveryChannels": channels}
+    return [Item("config.status", ctx.region, ctx.region, ctx.region, "", configuration)]
 
 
 TECHNOLOGIES = (
@@ -164,5 +216,26 @@ TECHNOLOGIES = (
             "config:DescribeConfigRules": ("ConfigRules",),
         },
         iam_actions=("config:DescribeConfigRules",),
+    ),
+    Technology(
+        name="config.status",
+        is_global=False,
+        list_items=list_status,
+        description=(
+            "AWS Config per region (one item per region, present even without a recorder): each "
+            "configuration recorder's name, recording on/off, whether it records all supported and "
+            "global resource types; the delivery channels' names."
+        ),
+        unordered_paths=("Recorders", "DeliveryChannels"),
+        always_returned={
+            "config:DescribeConfigurationRecorders": ("ConfigurationRecorders",),
+            "config:DescribeConfigurationRecorderStatus": ("ConfigurationRecordersStatus",),
+            "config:DescribeDeliveryChannels": ("DeliveryChannels",),
+        },
+        iam_actions=(
+            "config:DescribeConfigurationRecorders",
+            "config:DescribeConfigurationRecorderStatus",
+            "config:DescribeDeliveryChannels",
+        ),
     ),
 )

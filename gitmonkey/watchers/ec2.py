@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers import _ec2_compute, _ec2_network, _ec2_storage, _ec2_vpc
+from gitmonkey.watchers import _ec2_account, _ec2_compute, _ec2_network, _ec2_storage, _ec2_vpc
 from gitmonkey.watchers._common import collect, describe_each, ec2_arn, tags_dict
 
 _RULE_LISTS = ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")
@@ -182,4 +182,5 @@ TECHNOLOGIES = (
     ),
     *_ec2_vpc.TECHNOLOGIES,
     *_ec2_compute.TECHNOLOGIES,
+    *_ec2_account.TECHNOLOGIES,
 )
