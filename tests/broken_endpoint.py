@@ -200,6 +200,7 @@ class OperationIndex:
         query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
         amz_target = headers.get("X-Amz-Target")
         form: dict[str, list[str]] | None = None
+        rest: list[tuple[Any, Any]] = []
         for model in models:
             protocol = _protocol(model)
             if protocol == "json" and amz_target:
@@ -219,10 +220,11 @@ class OperationIndex:
                     return model.service_name, action
             elif protocol in ("rest-json", "rest-xml"):
                 path = split.path.rstrip("/") or "/"
-                found = [r for r in self._rest_routes(model) if r.matches(method, path, query)]
-                if found:
-                    best = max(found, key=lambda r: (len(r.query), r.literal, not r.deprecated))
-                    return model.service_name, best.operation
+                rest += [(model, r) for r in self._rest_routes(model) if r.matches(method, path, query)]
+        if rest:
+            # Across the services that sign alike (s3 and s3control), the most specific route wins.
+            model, best = max(rest, key=lambda mr: (len(mr[1].query), mr[1].literal, not mr[1].deprecated))
+            return model.service_name, best.operation
         return None
 
 

@@ -181,8 +181,8 @@ def test_a_sync_killed_after_enqueue_delivers_every_event_once(
         assert run_sync(notifying_config).exit_code == 0
     assert len(calls) == 2
     events = [e for p in _payloads(receiver) for e in p["events"]]
-    seen = [(e["kind"], e["item_id"], e["commit"], e["details"].get("fingerprint"), e["details"].get("sync"))
-            for e in events]
+    seen = [(e["kind"], e["technology"], e["region"], e["item_id"], e["commit"],
+             e["details"].get("fingerprint"), e["details"].get("sync")) for e in events]
     assert len(seen) == len(set(seen)), "an event was delivered twice"
     added = [e["item_id"] for e in events if e["kind"] == "item.added"]
     assert added.count(web) == 1 and added.count(db) == 1

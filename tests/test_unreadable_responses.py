@@ -603,6 +603,57 @@ def seed_ses(aws: Aws) -> str:
     return "seed.example.com"
 
 
+def seed_iam_password_policy(aws: Aws) -> str:
+    aws("iam").update_account_password_policy(MinimumPasswordLength=14, PasswordReusePrevention=24)
+    return "account"
+
+
+def seed_iam_root(aws: Aws) -> str:
+    return "account"  # always there; moto's credential report has no root row
+
+
+def seed_s3_account_public_access_block(aws: Aws) -> str:
+    from gitmonkey.watchers import s3 as s3_watcher
+
+    control = aws("s3control")
+    s3_watcher.use_custom_endpoint_as_is(control, ACCOUNT_ID, aws.url)  # botocore prefixes the host
+    control.put_public_access_block(
+        AccountId=ACCOUNT_ID,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        },
+    )
+    return "account"
+
+
+def seed_guardduty_status(aws: Aws) -> str:
+    aws("guardduty").create_detector(Enable=True)
+    return REGION
+
+
+def seed_securityhub_status(aws: Aws) -> str:
+    aws("securityhub").enable_security_hub(EnableDefaultStandards=False)
+    return REGION
+
+
+def seed_config_status(aws: Aws) -> str:
+    seed_config(aws)
+    return REGION
+
+
+def seed_cloudtrail_status(aws: Aws) -> str:
+    aws("s3").create_bucket(Bucket="seed-trail-status")
+    trail = {"Name": "seed-status", "S3BucketName": "seed-trail-status", "IsMultiRegionTrail": True}
+    aws("cloudtrail").create_trail(**trail)
+    return "account"
+
+
+def seed_ec2_account_settings(aws: Aws) -> str:
+    aws("ec2").enable_ebs_encryption_by_default()
+    return REGION
+
+
 @dataclass(frozen=True)
 class Seed:
     """How to create one item of a technology on moto, and the calls its read then makes.
@@ -619,6 +670,29 @@ class Seed:
 
 
 SEEDS: dict[str, Seed] = {
+    "iam.password_policy": Seed(seed_iam_password_policy, ("iam:GetAccountPasswordPolicy",)),
+    "iam.root": Seed(
+        seed_iam_root,
+        ("iam:GetAccountSummary", "iam:GenerateCredentialReport", "iam:GetCredentialReport"),
+    ),
+    "s3.account_public_access_block": Seed(
+        seed_s3_account_public_access_block, ("s3control:GetPublicAccessBlock",)
+    ),
+    "guardduty.status": Seed(seed_guardduty_status, ("guardduty:ListDetectors", "guardduty:GetDetector")),
+    "securityhub.status": Seed(seed_securityhub_status, ("securityhub:DescribeHub",)),
+    "config.status": Seed(
+        seed_config_status,
+        (
+            "config:DescribeConfigurationRecorders",
+            "config:DescribeConfigurationRecorderStatus",
+            "config:DescribeDeliveryChannels",
+        ),
+    ),
+    "cloudtrail.status": Seed(
+        seed_cloudtrail_status,
+        ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
+    ),
+    "ec2.account_settings": Seed(seed_ec2_account_settings, ("ec2:GetEbsEncryptionByDefault",)),
     "acm.certificate": Seed(
         seed_acm, ("acm:ListCertificates", "acm:DescribeCertificate", "acm:ListTagsForCertificate")
     ),
