@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,24 @@ ACCOUNT_ID = "123456789012"
 def normalized(item: Item, secret_key: bytes = b"k") -> Normalized:
     """``item`` as the store writes it: its technology's ephemeral, secret and unordered paths applied."""
     return normalize_item(item, get_technology(item.technology), account_id=ACCOUNT_ID, secret_key=secret_key)
+
+
+@functools.cache
+def _builtin_rules() -> Any:
+    from gitmonkey.audit.rules import RuleSet
+
+    return RuleSet.load({}, base_dir=Path.cwd())
+
+
+def builtin_findings(item: Item) -> list[tuple[str, str]]:
+    """(rule id, details) of the built-in rules on ``item`` as stored, for the test account."""
+    from datetime import UTC, datetime
+
+    from gitmonkey.audit.context import AuditContext
+
+    audit = AuditContext.from_config({}, account_id=ACCOUNT_ID, account_name="prod",
+                                     now=datetime(2030, 1, 1, tzinfo=UTC))
+    return [(f.rule_id, f.details) for f in _builtin_rules().evaluate(normalized(item).document, None, audit)]
 
 
 def slice_context(region: str) -> SliceContext:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,22 +14,13 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
 from gitmonkey.watchers import get_technology
 from gitmonkey.watchers import guardduty as guardduty_watcher
-from tests.helpers import normalized, slice_context
+from tests.helpers import builtin_findings, normalized, slice_context
 
 REGION = "us-east-1"
 TECH = get_technology("guardduty.status")
-RULES = RuleSet.load({}, base_dir=Path.cwd())
-AUDIT = AuditContext.from_config(
-    {}, account_id="123456789012", account_name="prod", now=datetime(2030, 1, 1, tzinfo=UTC)
-)
-
-
-def findings(item) -> list[tuple[str, str]]:
-    return [(f.rule_id, f.details) for f in RULES.evaluate(normalized(item).document, None, AUDIT)]
 
 
 @pytest.fixture
@@ -56,7 +46,8 @@ def test_region_without_detector_is_an_item_that_fires(aws):
     )
     assert item.configuration == {"Detectors": []}
     assert dict(ctx.calls) == {"guardduty:ListDetectors": 1}
-    assert findings(item) == [("guardduty.status.not-enabled", f"no enabled GuardDuty detector in {REGION}")]
+    expected = [("guardduty.status.not-enabled", f"no enabled GuardDuty detector in {REGION}")]
+    assert builtin_findings(item) == expected
 
 
 def test_enabled_detector_is_recorded_and_passes(aws):
@@ -72,7 +63,7 @@ def test_enabled_detector_is_recorded_and_passes(aws):
     assert detector["ServiceRole"].endswith("AWSServiceRoleForAmazonGuardDuty")
     assert "CloudTrail" in detector["DataSources"]
     assert dict(ctx.calls) == {"guardduty:ListDetectors": 1, "guardduty:GetDetector": 1}
-    assert findings(item) == []
+    assert builtin_findings(item) == []
 
 
 def test_timestamps_are_ephemeral_and_resync_is_identical(aws):
@@ -97,7 +88,7 @@ def test_suspended_detector_is_a_change_and_fires(aws):
     after, _ = _read()
     assert after.configuration["Detectors"][0]["Status"] == "DISABLED"
     assert normalized(after).content != normalized(before).content
-    assert [rule for rule, _ in findings(after)] == ["guardduty.status.not-enabled"]
+    assert [rule for rule, _ in builtin_findings(after)] == ["guardduty.status.not-enabled"]
 
 
 def test_other_regions_are_their_own_items(aws):

@@ -4,8 +4,6 @@ failures: one item per region that always exists, "not subscribed" read as ``Ena
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,22 +12,13 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
 from gitmonkey.watchers import get_technology
 from gitmonkey.watchers import securityhub as securityhub_watcher
-from tests.helpers import normalized, slice_context
+from tests.helpers import builtin_findings, normalized, slice_context
 
 REGION = "us-east-1"
 TECH = get_technology("securityhub.status")
-RULES = RuleSet.load({}, base_dir=Path.cwd())
-AUDIT = AuditContext.from_config(
-    {}, account_id="123456789012", account_name="prod", now=datetime(2030, 1, 1, tzinfo=UTC)
-)
-
-
-def findings(item) -> list[tuple[str, str]]:
-    return [(f.rule_id, f.details) for f in RULES.evaluate(normalized(item).document, None, AUDIT)]
 
 
 @pytest.fixture
@@ -55,7 +44,8 @@ def test_not_subscribed_is_an_item_that_fires(aws):
     )
     assert item.configuration == {"Enabled": False}
     assert dict(ctx.calls) == {"securityhub:DescribeHub": 1}
-    assert findings(item) == [("securityhub.status.not-enabled", f"Security Hub is not enabled in {REGION}")]
+    expected = [("securityhub.status.not-enabled", f"Security Hub is not enabled in {REGION}")]
+    assert builtin_findings(item) == expected
 
 
 def test_subscribed_hub_is_recorded_and_passes(aws):
@@ -77,7 +67,7 @@ def test_subscribed_hub_is_recorded_and_passes(aws):
     assert config["AutoEnableControls"] is True
     assert config["ControlFindingGenerator"] == "SECURITY_CONTROL"
     assert dict(ctx.calls) == {"securityhub:DescribeHub": 1}
-    assert findings(item) == []
+    assert builtin_findings(item) == []
     again, _ = _read()
     assert normalized(again).content == normalized(item).content
 
