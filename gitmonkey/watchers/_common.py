@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.session
 from botocore.exceptions import ClientError
 
+from gitmonkey.model import Item
+
 if TYPE_CHECKING:
     from gitmonkey.aws import SliceContext
-    from gitmonkey.model import Item
 
 T = TypeVar("T")
 
@@ -117,6 +118,29 @@ def tags_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
 def name_from_tags(tags: Mapping[str, str], default: str) -> str:
     """An item's name: its ``Name`` tag when set and not empty, else ``default`` (its id)."""
     return tags.get("Name") or default
+
+
+def tagged_item(
+    ctx: SliceContext,
+    technology: str,
+    item_id: str,
+    arn: str,
+    configuration: dict[str, Any],
+    tags: Iterable[Mapping[str, Any]] | None,
+    *,
+    name: str | None = None,
+) -> Item:
+    """The item of a resource tagged EC2-style: ``tags`` (AWS's ``[{"Key", "Value"}]``) become
+    ``configuration["Tags"]``, and its name is the ``Name`` tag, else ``name``, else the id."""
+    configuration["Tags"] = tags_dict(tags)
+    return Item(
+        technology=technology,
+        region=ctx.region,
+        id=item_id,
+        name=name_from_tags(configuration["Tags"], name or item_id),
+        arn=arn,
+        configuration=configuration,
+    )
 
 
 def ec2_arn(ctx: SliceContext, owner: str, resource: str) -> str:

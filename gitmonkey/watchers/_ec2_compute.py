@@ -108,7 +108,7 @@ from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, describe_each, ec2_arn, name_from_tags, tags_dict
+from gitmonkey.watchers._common import collect, describe_each, ec2_arn, tagged_item, tags_dict
 
 INSTANCE_WORKERS = 8
 # Instance states that are not items: termination cannot be undone from either.
@@ -141,22 +141,14 @@ def instance_item(ctx: SliceContext, reservation: dict[str, Any], instance: dict
     user data (one DescribeInstanceAttribute call)."""
     instance_id = instance["InstanceId"]
     owner = reservation.get("OwnerId") or ctx.account_id
-    tags = tags_dict(instance.get("Tags"))
     configuration = {key: value for key, value in instance.items() if key != "Tags"}
     configuration["SecurityGroups"] = instance.get("SecurityGroups") or []
     configuration["OwnerId"] = owner
     configuration["RequesterId"] = reservation.get("RequesterId")
     configuration["ReservationId"] = reservation.get("ReservationId")
-    configuration["Tags"] = tags
     configuration["UserData"] = _user_data(ctx, instance_id)
-    return Item(
-        technology="ec2.instance",
-        region=ctx.region,
-        id=instance_id,
-        name=name_from_tags(tags, instance_id),
-        arn=ec2_arn(ctx, owner, f"instance/{instance_id}"),
-        configuration=configuration,
-    )
+    arn = ec2_arn(ctx, owner, f"instance/{instance_id}")
+    return tagged_item(ctx, "ec2.instance", instance_id, arn, configuration, instance.get("Tags"))
 
 
 def list_instances(ctx: SliceContext) -> list[Item]:
@@ -183,19 +175,11 @@ def list_instances(ctx: SliceContext) -> list[Item]:
 def address_item(ctx: SliceContext, address: dict[str, Any]) -> Item:
     public_ip = address.get("PublicIp") or ""
     ident = address.get("AllocationId") or public_ip
-    tags = tags_dict(address.get("Tags"))
     configuration = {key: value for key, value in address.items() if key != "Tags"}
     for key in ADDRESS_ASSOCIATION_FIELDS:
         configuration[key] = address.get(key) or None
-    configuration["Tags"] = tags
-    return Item(
-        technology="ec2.elastic_ip",
-        region=ctx.region,
-        id=ident,
-        name=name_from_tags(tags, public_ip or ident),
-        arn=ec2_arn(ctx, ctx.account_id, f"elastic-ip/{ident}"),
-        configuration=configuration,
-    )
+    arn = ec2_arn(ctx, ctx.account_id, f"elastic-ip/{ident}")
+    return tagged_item(ctx, "ec2.elastic_ip", ident, arn, configuration, address.get("Tags"), name=public_ip)
 
 
 def list_elastic_ips(ctx: SliceContext) -> list[Item]:
@@ -209,17 +193,10 @@ def list_elastic_ips(ctx: SliceContext) -> list[Item]:
 def network_interface_item(ctx: SliceContext, interface: dict[str, Any]) -> Item:
     interface_id = interface["NetworkInterfaceId"]
     owner = interface.get("OwnerId") or ctx.account_id
-    tags = tags_dict(interface.get("TagSet"))
     configuration = {key: value for key, value in interface.items() if key != "TagSet"}
-    configuration["Tags"] = tags
-    return Item(
-        technology="ec2.network_interface",
-        region=ctx.region,
-        id=interface_id,
-        name=name_from_tags(tags, interface_id),
-        arn=ec2_arn(ctx, owner, f"network-interface/{interface_id}"),
-        configuration=configuration,
-    )
+    arn = ec2_arn(ctx, owner, f"network-interface/{interface_id}")
+    tags = interface.get("TagSet")
+    return tagged_item(ctx, "ec2.network_interface", interface_id, arn, configuration, tags)
 
 
 def list_network_interfaces(ctx: SliceContext) -> list[Item]:
@@ -258,18 +235,10 @@ def list_key_pairs(ctx: SliceContext) -> list[Item]:
 def volume_item(ctx: SliceContext, volume: dict[str, Any]) -> Item:
     volume_id = volume["VolumeId"]
     owner = volume.get("OwnerId") or ctx.account_id
-    tags = tags_dict(volume.get("Tags"))
     configuration = {key: value for key, value in volume.items() if key not in ("Tags", "VolumeArn")}
     configuration["Attachments"] = volume.get("Attachments") or []
-    configuration["Tags"] = tags
-    return Item(
-        technology="ec2.volume",
-        region=ctx.region,
-        id=volume_id,
-        name=name_from_tags(tags, volume_id),
-        arn=volume.get("VolumeArn") or ec2_arn(ctx, owner, f"volume/{volume_id}"),
-        configuration=configuration,
-    )
+    arn = volume.get("VolumeArn") or ec2_arn(ctx, owner, f"volume/{volume_id}")
+    return tagged_item(ctx, "ec2.volume", volume_id, arn, configuration, volume.get("Tags"))
 
 
 def list_volumes(ctx: SliceContext) -> list[Item]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item
-from gitmonkey.watchers._common import decode_policy, ec2_arn, name_from_tags, tags_dict
+from gitmonkey.watchers._common import decode_policy, ec2_arn, tagged_item
 
 VPC_ENDPOINT_FIELDS = (
     "VpcEndpointId",
@@ -44,7 +44,6 @@ def _entry_order(entry: dict[str, Any]) -> tuple[bool, int]:
 
 def network_acl_item(ctx: SliceContext, acl: dict[str, Any], owner: str) -> Item:
     acl_id = acl["NetworkAclId"]
-    tags = tags_dict(acl.get("Tags"))
     configuration = {
         "NetworkAclId": acl_id,
         "VpcId": acl.get("VpcId"),
@@ -52,32 +51,17 @@ def network_acl_item(ctx: SliceContext, acl: dict[str, Any], owner: str) -> Item
         "IsDefault": acl.get("IsDefault"),
         "Entries": sorted(acl.get("Entries") or [], key=_entry_order),
         "Associations": acl.get("Associations") or [],
-        "Tags": tags,
     }
-    return Item(
-        technology="ec2.network_acl",
-        region=ctx.region,
-        id=acl_id,
-        name=name_from_tags(tags, acl_id),
-        arn=ec2_arn(ctx, owner, f"network-acl/{acl_id}"),
-        configuration=configuration,
-    )
+    arn = ec2_arn(ctx, owner, f"network-acl/{acl_id}")
+    return tagged_item(ctx, "ec2.network_acl", acl_id, arn, configuration, acl.get("Tags"))
 
 
 def vpc_endpoint_item(ctx: SliceContext, endpoint: dict[str, Any], owner: str) -> Item:
     endpoint_id = endpoint["VpcEndpointId"]
-    tags = tags_dict(endpoint.get("Tags"))
     configuration = {key: endpoint.get(key) for key in VPC_ENDPOINT_FIELDS}
     configuration["OwnerId"] = owner
     configuration["PolicyDocument"] = decode_policy(endpoint.get("PolicyDocument"))
     for key in ("RouteTableIds", "SubnetIds", "Groups", "NetworkInterfaceIds", "DnsEntries"):
         configuration[key] = configuration[key] or []
-    configuration["Tags"] = tags
-    return Item(
-        technology="ec2.vpc_endpoint",
-        region=ctx.region,
-        id=endpoint_id,
-        name=name_from_tags(tags, endpoint_id),
-        arn=ec2_arn(ctx, owner, f"vpc-endpoint/{endpoint_id}"),
-        configuration=configuration,
-    )
+    arn = ec2_arn(ctx, owner, f"vpc-endpoint/{endpoint_id}")
+    return tagged_item(ctx, "ec2.vpc_endpoint", endpoint_id, arn, configuration, endpoint.get("Tags"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item
-from gitmonkey.watchers._common import ec2_arn, name_from_tags, tags_dict
+from gitmonkey.watchers._common import ec2_arn, tagged_item, tags_dict
 
 SNAPSHOT_GONE = ("InvalidSnapshot.NotFound",)
 IMAGE_GONE = ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable")
@@ -79,18 +79,10 @@ def snapshot_item(ctx: SliceContext, snapshot: dict[str, Any]) -> Item:
     attribute = ctx.client("ec2").describe_snapshot_attribute(
         SnapshotId=snapshot_id, Attribute="createVolumePermission"
     )
-    tags = tags_dict(snapshot.get("Tags"))
     configuration = {key: snapshot.get(key) for key in SNAPSHOT_FIELDS}
-    configuration["Tags"] = tags
     configuration["CreateVolumePermissions"] = attribute.get("CreateVolumePermissions") or []
-    return Item(
-        technology="ec2.snapshot",
-        region=ctx.region,
-        id=snapshot_id,
-        name=name_from_tags(tags, snapshot_id),
-        arn=ec2_arn(ctx, "", f"snapshot/{snapshot_id}"),
-        configuration=configuration,
-    )
+    arn = ec2_arn(ctx, "", f"snapshot/{snapshot_id}")
+    return tagged_item(ctx, "ec2.snapshot", snapshot_id, arn, configuration, snapshot.get("Tags"))
 
 
 def image_item(ctx: SliceContext, image: dict[str, Any]) -> Item:

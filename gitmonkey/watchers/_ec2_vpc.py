@@ -35,7 +35,7 @@ from typing import Any
 from gitmonkey.aws import SliceContext
 from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, describe_each, ec2_arn, name_from_tags, partition, tags_dict
+from gitmonkey.watchers._common import collect, describe_each, ec2_arn, partition, tagged_item
 
 # Error code of DescribeVpcAttribute for a VPC deleted since DescribeVpcs listed it.
 VPC_GONE = ("InvalidVpcID.NotFound",)
@@ -182,27 +182,6 @@ def _live(entries: Iterable[Mapping[str, Any]] | None, state_key: str, gone: fro
     return kept
 
 
-def _item(
-    ctx: SliceContext,
-    technology: str,
-    item_id: str,
-    arn: str,
-    configuration: dict[str, Any],
-    tags: Iterable[Mapping[str, Any]] | None,
-) -> Item:
-    """The item; ``tags`` in AWS's list shape become ``configuration["Tags"]``, the Name tag its name."""
-    tags = tags_dict(tags)
-    configuration["Tags"] = tags
-    return Item(
-        technology=technology,
-        region=ctx.region,
-        id=item_id,
-        name=name_from_tags(tags, item_id),
-        arn=arn,
-        configuration=configuration,
-    )
-
-
 def _owner(ctx: SliceContext, record: Mapping[str, Any]) -> str:
     return record.get("OwnerId") or ctx.account_id
 
@@ -267,7 +246,8 @@ def vpc_item(
         configuration["EnableDnsSupport"] = configuration["EnableDnsHostnames"] = None
     configuration["InternetGatewayIds"] = sorted(gateways.get(vpc_id, ()))
     configuration["FlowLogIds"] = sorted(flow_logs.get(vpc_id, ()))
-    return _item(ctx, "ec2.vpc", vpc_id, ec2_arn(ctx, owner, f"vpc/{vpc_id}"), configuration, vpc.get("Tags"))
+    arn = ec2_arn(ctx, owner, f"vpc/{vpc_id}")
+    return tagged_item(ctx, "ec2.vpc", vpc_id, arn, configuration, vpc.get("Tags"))
 
 
 def list_vpcs(ctx: SliceContext) -> list[Item]:
@@ -310,7 +290,7 @@ def subnet_item(
     )
     configuration["RouteTableId"] = explicit.get(subnet_id) or main.get(subnet.get("VpcId") or "")
     arn = subnet.get("SubnetArn") or ec2_arn(ctx, owner, f"subnet/{subnet_id}")
-    return _item(ctx, "ec2.subnet", subnet_id, arn, configuration, subnet.get("Tags"))
+    return tagged_item(ctx, "ec2.subnet", subnet_id, arn, configuration, subnet.get("Tags"))
 
 
 def list_subnets(ctx: SliceContext) -> list[Item]:
@@ -339,7 +319,7 @@ def route_table_item(ctx: SliceContext, table: Mapping[str, Any]) -> Item:
         "PropagatingVgws": table.get("PropagatingVgws") or [],
     }
     arn = ec2_arn(ctx, owner, f"route-table/{table_id}")
-    return _item(ctx, "ec2.route_table", table_id, arn, configuration, table.get("Tags"))
+    return tagged_item(ctx, "ec2.route_table", table_id, arn, configuration, table.get("Tags"))
 
 
 def list_route_tables(ctx: SliceContext) -> list[Item]:
@@ -359,7 +339,7 @@ def nat_gateway_item(ctx: SliceContext, gateway: Mapping[str, Any]) -> Item:
     configuration["NatGatewayAddresses"] = _live(addresses, "Status", _NAT_ADDRESS_GONE)
     configuration["AttachedAppliances"] = gateway.get("AttachedAppliances") or []
     arn = ec2_arn(ctx, ctx.account_id, f"natgateway/{gateway_id}")
-    return _item(ctx, "ec2.nat_gateway", gateway_id, arn, configuration, gateway.get("Tags"))
+    return tagged_item(ctx, "ec2.nat_gateway", gateway_id, arn, configuration, gateway.get("Tags"))
 
 
 def list_nat_gateways(ctx: SliceContext) -> list[Item]:
@@ -379,7 +359,7 @@ def peering_item(ctx: SliceContext, peering: Mapping[str, Any]) -> Item:
     owner = requester.get("OwnerId") or ctx.account_id
     region = requester.get("Region") or ctx.region
     arn = f"arn:{partition(ctx.client_region)}:ec2:{region}:{owner}:vpc-peering-connection/{peering_id}"
-    return _item(ctx, "ec2.vpc_peering", peering_id, arn, configuration, peering.get("Tags"))
+    return tagged_item(ctx, "ec2.vpc_peering", peering_id, arn, configuration, peering.get("Tags"))
 
 
 def list_vpc_peering_connections(ctx: SliceContext) -> list[Item]:
@@ -403,7 +383,7 @@ def dhcp_options_item(ctx: SliceContext, options: Mapping[str, Any]) -> Item:
         "DhcpConfigurations": options.get("DhcpConfigurations") or [],
     }
     arn = ec2_arn(ctx, owner, f"dhcp-options/{options_id}")
-    return _item(ctx, "ec2.dhcp_options", options_id, arn, configuration, options.get("Tags"))
+    return tagged_item(ctx, "ec2.dhcp_options", options_id, arn, configuration, options.get("Tags"))
 
 
 def list_dhcp_options(ctx: SliceContext) -> list[Item]:
@@ -420,7 +400,7 @@ def flow_log_item(ctx: SliceContext, flow_log: Mapping[str, Any]) -> Item:
     flow_log_id = flow_log["FlowLogId"]
     configuration = _fields(flow_log, FLOW_LOG_FIELDS)
     arn = ec2_arn(ctx, ctx.account_id, f"vpc-flow-log/{flow_log_id}")
-    return _item(ctx, "ec2.flow_log", flow_log_id, arn, configuration, flow_log.get("Tags"))
+    return tagged_item(ctx, "ec2.flow_log", flow_log_id, arn, configuration, flow_log.get("Tags"))
 
 
 def list_flow_logs(ctx: SliceContext) -> list[Item]:
@@ -436,7 +416,8 @@ def vpn_connection_item(ctx: SliceContext, connection: Mapping[str, Any]) -> Ite
     configuration["Routes"] = _live(connection.get("Routes"), "State", _VPN_ROUTE_GONE)
     configuration["VgwTelemetry"] = connection.get("VgwTelemetry") or []
     arn = ec2_arn(ctx, ctx.account_id, f"vpn-connection/{connection_id}")
-    return _item(ctx, "ec2.vpn_connection", connection_id, arn, configuration, connection.get("Tags"))
+    tags = connection.get("Tags")
+    return tagged_item(ctx, "ec2.vpn_connection", connection_id, arn, configuration, tags)
 
 
 def list_vpn_connections(ctx: SliceContext) -> list[Item]:
@@ -457,7 +438,7 @@ def vpn_gateway_item(ctx: SliceContext, gateway: Mapping[str, Any]) -> Item:
     configuration = _fields(gateway, VPN_GATEWAY_FIELDS)
     configuration["VpcAttachments"] = _live(gateway.get("VpcAttachments"), "State", _ATTACHMENT_GONE)
     arn = ec2_arn(ctx, ctx.account_id, f"vpn-gateway/{gateway_id}")
-    return _item(ctx, "ec2.vpn_gateway", gateway_id, arn, configuration, gateway.get("Tags"))
+    return tagged_item(ctx, "ec2.vpn_gateway", gateway_id, arn, configuration, gateway.get("Tags"))
 
 
 def list_vpn_gateways(ctx: SliceContext) -> list[Item]:
