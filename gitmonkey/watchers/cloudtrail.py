@@ -93,20 +93,40 @@ def _tags(ctx: SliceContext, arns: list[str]) -> tuple[dict[str, dict[str, str]]
     return tags, gone
 
 
+def _status_and_selectors(ctx: SliceContext, trail: dict[str, Any]) -> tuple[dict, dict] | None:
+    """GetTrailStatus and GetEventSelectors of a trail, in its home region; ``None`` if it was
+    deleted since the listing. Read once per sync and shared by cloudtrail.trail and
+    cloudtrail.status (a multi-region trail is in both)."""
+    arn = trail["TrailARN"]
+
+    def read() -> tuple[dict, dict] | None:
+        cloudtrail = ctx.client("cloudtrail", trail.get("HomeRegion") or ctx.client_region)
+        try:
+            return cloudtrail.get_trail_status(Name=arn), cloudtrail.get_event_selectors(TrailName=arn)
+        except ClientError as exc:
+            if is_error(exc, *_GONE):
+                return None
+            raise
+
+    return ctx.shared(("cloudtrail", arn), read)
+
+
 def _configuration(ctx: SliceContext, trail: dict[str, Any]) -> dict[str, Any] | None:
     """The trail's configuration without tags; ``None`` if it was deleted since the listing."""
-    cloudtrail = ctx.client("cloudtrail")
     arn = trail["TrailARN"]
-    try:
-        status = cloudtrail.get_trail_status(Name=arn)
-        selectors = cloudtrail.get_event_selectors(TrailName=arn)
-        insights = None
-        if trail.get("HasInsightSelectors"):
-            insights = cloudtrail.get_insight_selectors(TrailName=arn).get("InsightSelectors") or []
-    except ClientError as exc:
-        if is_error(exc, *_GONE):
-            return None
-        raise
+    read = _status_and_selectors(ctx, trail)
+    if read is None:
+        return None
+    status, selectors = read
+    insights = None
+    if trail.get("HasInsightSelectors"):
+        try:
+            answer = ctx.client("cloudtrail").get_insight_selectors(TrailName=arn)
+            insights = answer.get("InsightSelectors") or []
+        except ClientError as exc:
+            if is_error(exc, *_GONE):
+                return None
+            raise
     configuration: dict[str, Any] = {field: trail.get(field) for field in _TRAIL_FIELDS}
     configuration.update(
         TrailStatus={field: status.get(field) for field in (*_STATUS_FIELDS, *_EPHEMERAL_STATUS_FIELDS)},
@@ -175,18 +195,13 @@ def _management_events(selectors: dict[str, Any]) -> tuple[bool, str | None]:
 def _multi_region_trail(ctx: SliceContext, trail: dict[str, Any]) -> dict[str, Any] | None:
     """One multi-region trail's logging facts, read in its home region; ``None`` if it was
     deleted since the listing."""
-    cloudtrail = ctx.client("cloudtrail", trail.get("HomeRegion") or ctx.client_region)
-    arn = trail["TrailARN"]
-    try:
-        status = cloudtrail.get_trail_status(Name=arn)
-        selectors = cloudtrail.get_event_selectors(TrailName=arn)
-    except ClientError as exc:
-        if is_error(exc, *_GONE):
-            return None
-        raise
+    read = _status_and_selectors(ctx, trail)
+    if read is None:
+        return None
+    status, selectors = read
     included, read_write = _management_events(selectors)
     return {
-        "TrailARN": arn,
+        "TrailARN": trail["TrailARN"],
         "IsLogging": status.get("IsLogging"),
         "IncludeManagementEvents": included,
         "ReadWriteType": read_write,
