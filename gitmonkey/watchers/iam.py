@@ -29,6 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
+from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import (
     call_or_absent,
@@ -575,12 +576,6 @@ ROOT_REPORT_FLAGS = (
 ROOT_REPORT_LAST_USED = ("password_last_used", "access_key_1_last_used_date", "access_key_2_last_used_date")
 
 
-class UnexpectedAccountAnswer(RuntimeError):
-    """An account-wide answer that lacks a value AWS always gives (a summary without
-    ``AccountMFAEnabled``, a root report row without ``mfa_active``): the read fails instead of
-    recording a made-up value."""
-
-
 def list_password_policy(ctx: SliceContext) -> list[Item]:
     """The account password policy (one GetAccountPasswordPolicy); ``None`` when the account has
     none (IAM answers NoSuchEntity, the default of a new account)."""
@@ -593,7 +588,8 @@ def list_password_policy(ctx: SliceContext) -> list[Item]:
 def _report_flag(row: dict[str, str], column: str) -> bool:
     value = (row.get(column) or "").strip().lower()
     if value not in ("true", "false"):
-        raise UnexpectedAccountAnswer(f"credential report: root row has {column}={row.get(column)!r}")
+        why = f"root row has {column}={row.get(column)!r}"
+        raise UnreadableResponseError("iam", "GetCredentialReport", why)
     return value == "true"
 
 
@@ -623,7 +619,7 @@ def list_root(ctx: SliceContext) -> list[Item]:
     summary = ctx.client("iam").get_account_summary()["SummaryMap"]
     missing = [key for key in ROOT_SUMMARY_KEYS if key not in summary]
     if missing:
-        raise UnexpectedAccountAnswer(f"GetAccountSummary: SummaryMap lacks {', '.join(missing)}")
+        raise UnreadableResponseError("iam", "GetAccountSummary", f"SummaryMap lacks {', '.join(missing)}")
     configuration: dict[str, Any] = {key: summary[key] for key in ROOT_SUMMARY_KEYS}
     configuration["CredentialReport"] = _root_report(credential_report(ctx).get(ROOT_REPORT_USER))
     arn = f"arn:{partition(ctx.client_region)}:iam::{ctx.account_id}:root"
