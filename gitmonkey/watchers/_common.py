@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.session
 from botocore.exceptions import ClientError
 
-from gitmonkey.model import Item
+from gitmonkey.model import GLOBAL_REGION, Item
 
 if TYPE_CHECKING:
     from gitmonkey.aws import SliceContext
@@ -141,6 +141,17 @@ def tagged_item(
         arn=arn,
         configuration=configuration,
     )
+
+
+ACCOUNT_ITEM_ID = "account"
+
+
+def posture_item(ctx: SliceContext, technology: str, configuration: dict[str, Any], arn: str = "") -> Item:
+    """The one item of an account-wide setting (a global slice: id and name ``account``) or of a
+    region's setting (id and name the region). It is recorded also when the setting is absent
+    (``null``, ``[]``, ``false``), so an absence is an ordinary issue with a history in git."""
+    item_id = ACCOUNT_ITEM_ID if ctx.region == GLOBAL_REGION else ctx.region
+    return Item(technology, ctx.region, item_id, item_id, arn, configuration)
 
 
 def ec2_arn(ctx: SliceContext, owner: str, resource: str) -> str:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import posture_item
 
 
 def list_account_settings(ctx: SliceContext) -> list[Item]:
     """The region's EC2 account settings: one item."""
     answer = ctx.client("ec2").get_ebs_encryption_by_default()
     configuration = {"EbsEncryptionByDefault": answer["EbsEncryptionByDefault"]}
-    return [Item("ec2.account_settings", ctx.region, ctx.region, ctx.region, "", configuration)]
+    return [posture_item(ctx, "ec2.account_settings", configuration)]
 
 
 TECHNOLOGIES: tuple[Technology, ...] = (

@@ -19,8 +19,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
-from gitmonkey.model import GLOBAL_REGION, Item, Technology
-from gitmonkey.watchers._common import collect, is_error, tags_dict
+from gitmonkey.model import Item, Technology
+from gitmonkey.watchers._common import collect, is_error, posture_item, tags_dict
 
 _TRAIL_FIELDS = (
     "Name",
@@ -224,7 +224,7 @@ def list_status(ctx: SliceContext) -> list[Item]:
     ]
     facts = [fact for fact in (_multi_region_trail(ctx, trail) for trail in trails) if fact is not None]
     configuration = {"MultiRegionTrails": facts}
-    return [Item("cloudtrail.status", GLOBAL_REGION, "account", "account", "", configuration)]
+    return [posture_item(ctx, "cloudtrail.status", configuration)]
 
 
 TECHNOLOGIES = (

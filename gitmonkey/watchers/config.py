@@ -30,7 +30,7 @@ from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, partition
+from gitmonkey.watchers._common import collect, partition, posture_item
 
 _RECORDER_FIELDS = (
     "roleARN",
@@ -164,7 +164,7 @@ def list_status(ctx: SliceContext) -> list[Item]:
         )
     channels = [channel.get("name") for channel in _delivery_channels(ctx)]
     configuration = {"Recorders": entries, "DeliveryChannels": channels}
-    return [Item("config.status", ctx.region, ctx.region, ctx.region, "", configuration)]
+    return [posture_item(ctx, "config.status", configuration)]
 
 
 TECHNOLOGIES = (

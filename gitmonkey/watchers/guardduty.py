@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, is_error
+from gitmonkey.watchers._common import collect, is_error, posture_item
 
 _FIELDS = ("Status", "FindingPublishingFrequency", "ServiceRole", "DataSources", "Features", "Tags")
 _EPHEMERAL = (
@@ -61,7 +61,7 @@ def list_status(ctx: SliceContext) -> list[Item]:
     """The region's GuardDuty status: one item, ``{"Detectors": [...]}`` (empty when off)."""
     ids = collect(ctx.client("guardduty"), "list_detectors", "DetectorIds")
     detectors = [detector for detector in (_detector(ctx, i) for i in ids) if detector is not None]
-    return [Item("guardduty.status", ctx.region, ctx.region, ctx.region, "", {"Detectors": detectors})]
+    return [posture_item(ctx, "guardduty.status", {"Detectors": detectors})]
 
 
 TECHNOLOGIES = (

@@ -38,6 +38,7 @@ from gitmonkey.watchers._common import (
     is_error,
     pages,
     partition,
+    posture_item,
     tags_dict,
 )
 
@@ -564,7 +565,6 @@ TECHNOLOGIES = (
 # Both are items that always exist (id ``account``): an absent password policy is recorded as
 # ``"PasswordPolicy": null``, so that "no policy" is an ordinary issue with a history in git.
 
-ACCOUNT_ITEM_ID = "account"
 ROOT_REPORT_USER = "<root_account>"
 # GetAccountSummary keys that describe the root user; the rest of SummaryMap are counts and quotas.
 ROOT_SUMMARY_KEYS = ("AccountMFAEnabled", "AccountAccessKeysPresent", "AccountSigningCertificatesPresent")
@@ -582,7 +582,7 @@ def list_password_policy(ctx: SliceContext) -> list[Item]:
     answer = call_or_absent(ctx.client("iam").get_account_password_policy, ("NoSuchEntity",))
     policy = None if answer is None else dict(answer["PasswordPolicy"])
     configuration = {"PasswordPolicy": policy}
-    return [Item("iam.password_policy", ctx.region, ACCOUNT_ITEM_ID, ACCOUNT_ITEM_ID, "", configuration)]
+    return [posture_item(ctx, "iam.password_policy", configuration)]
 
 
 def _report_flag(row: dict[str, str], column: str) -> bool:
@@ -623,7 +623,7 @@ def list_root(ctx: SliceContext) -> list[Item]:
     configuration: dict[str, Any] = {key: summary[key] for key in ROOT_SUMMARY_KEYS}
     configuration["CredentialReport"] = _root_report(credential_report(ctx).get(ROOT_REPORT_USER))
     arn = f"arn:{partition(ctx.client_region)}:iam::{ctx.account_id}:root"
-    return [Item("iam.root", ctx.region, ACCOUNT_ITEM_ID, ACCOUNT_ITEM_ID, arn, configuration)]
+    return [posture_item(ctx, "iam.root", configuration, arn)]
 
 
 TECHNOLOGIES = (

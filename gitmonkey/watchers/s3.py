@@ -18,6 +18,7 @@ from gitmonkey.watchers._common import (
     decode_policy,
     describe_each,
     partition,
+    posture_item,
     tags_dict,
 )
 
@@ -121,7 +122,6 @@ TECHNOLOGIES = (
 
 # --- account posture: the account-level public access block ---------------------------------------
 
-ACCOUNT_ITEM_ID = "account"
 _ENDPOINT_FIX_ID = "gitmonkey-s3control-custom-endpoint"
 
 
@@ -158,8 +158,7 @@ def list_account_public_access_block(ctx: SliceContext) -> list[Item]:
     )
     block = None if answer is None else dict(answer["PublicAccessBlockConfiguration"])
     configuration = {"PublicAccessBlockConfiguration": block}
-    name = ACCOUNT_ITEM_ID
-    return [Item("s3.account_public_access_block", ctx.region, ACCOUNT_ITEM_ID, name, "", configuration)]
+    return [posture_item(ctx, "s3.account_public_access_block", configuration)]
 
 
 TECHNOLOGIES = (

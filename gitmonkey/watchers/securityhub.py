@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import is_error
+from gitmonkey.watchers._common import is_error, posture_item
 
 _FIELDS = ("HubArn", "SubscribedAt", "AutoEnableControls", "ControlFindingGenerator")
 
@@ -38,12 +38,10 @@ def list_status(ctx: SliceContext) -> list[Item]:
     except ClientError as exc:
         if not _not_subscribed(exc):
             raise
-        return [Item("securityhub.status", ctx.region, ctx.region, ctx.region, "", {"Enabled": False})]
+        return [posture_item(ctx, "securityhub.status", {"Enabled": False})]
     configuration: dict[str, Any] = {"Enabled": True}
     configuration.update({field: hub.get(field) for field in _FIELDS})
-    return [
-        Item("securityhub.status", ctx.region, ctx.region, ctx.region, hub.get("HubArn") or "", configuration)
-    ]
+    return [posture_item(ctx, "securityhub.status", configuration, hub.get("HubArn") or "")]
 
 
 TECHNOLOGIES = (
