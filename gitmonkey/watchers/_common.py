@@ -77,6 +77,26 @@ def collect(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
     return out
 
 
+def follow_tokens(
+    call: Callable[..., dict[str, Any]], key: str, *, cursor: str = "NextToken", **params: Any
+) -> list[Any]:
+    """The concatenated ``key`` lists of every page of a call botocore has no paginator for,
+    following its page token ``cursor`` (one name in the request and the answer). A token that
+    comes back twice raises: looping for ever, or stopping there, would be a partial list."""
+    out: list[Any] = []
+    seen: set[str] = set()
+    while True:
+        page = call(**params)
+        out.extend(page.get(key) or [])
+        next_token = page.get(cursor)
+        if not next_token:
+            return out
+        if next_token in seen:
+            raise TruncatedListError(f"{key}: AWS returned the page token {next_token!r} twice")
+        seen.add(next_token)
+        params = {**params, cursor: next_token}
+
+
 def describe_each(
     describe: Callable[[T], Item | None],
     entries: Iterable[T],

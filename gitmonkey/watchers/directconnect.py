@@ -34,7 +34,7 @@ from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import TruncatedListError, partition
+from gitmonkey.watchers._common import follow_tokens, partition
 
 GONE_STATES = frozenset({"deleted", "rejected"})
 
@@ -51,32 +51,16 @@ _EPHEMERAL = (
 )
 
 
-def _describe_connections(client: Any) -> list[dict[str, Any]]:
-    """Every connection of the region, following ``nextToken`` (a repeated token raises: a loop
-    would otherwise never end, and stopping would be a partial list)."""
-    connections: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    params: dict[str, Any] = {}
-    while True:
-        response = client.describe_connections(**params)
-        connections.extend(response.get("connections") or [])
-        token = response.get("nextToken")
-        if not token:
-            return connections
-        if token in seen:
-            raise TruncatedListError(f"DescribeConnections: AWS returned the page token {token!r} twice")
-        seen.add(token)
-        params = {"nextToken": token}
-
-
 def _tags(tags: list[dict[str, Any]] | None) -> dict[str, str]:
     """Direct Connect's ``[{"key": k, "value": v}]`` (lower case, unlike most services) as ``{k: v}``."""
     return {tag["key"]: tag.get("value") or "" for tag in tags or ()}
 
 
 def list_connections(ctx: SliceContext) -> list[Item]:
+    """Every connection of the region (botocore has no paginator for DescribeConnections)."""
+    call = ctx.client("directconnect").describe_connections
     items = []
-    for connection in _describe_connections(ctx.client("directconnect")):
+    for connection in follow_tokens(call, "connections", cursor="nextToken"):
         if connection.get("connectionState") in GONE_STATES:
             continue
         ident = connection["connectionId"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import TruncatedListError, decode_policy, describe_each, partition, tags_dict
+from gitmonkey.watchers._common import decode_policy, describe_each, follow_tokens, partition, tags_dict
 
 IDENTITY_WORKERS = 2  # SES throttles its management API at a few requests per second
 PAGE_SIZE = 1000
@@ -38,21 +38,9 @@ IDENTITY_GONE = ("NotFoundException",)
 
 
 def list_identity_entries(ctx: SliceContext) -> list[dict[str, Any]]:
-    """Every ListEmailIdentities entry of the region, following NextToken."""
-    sesv2 = ctx.client("sesv2")
-    entries: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    params: dict[str, Any] = {"PageSize": PAGE_SIZE}
-    while True:
-        page = sesv2.list_email_identities(**params)
-        entries.extend(page.get("EmailIdentities") or [])
-        token = page.get("NextToken")
-        if not token:
-            return entries
-        if token in seen:
-            raise TruncatedListError("ListEmailIdentities: AWS returned the same NextToken twice")
-        seen.add(token)
-        params["NextToken"] = token
+    """Every ListEmailIdentities entry of the region (botocore has no paginator for it)."""
+    call = ctx.client("sesv2").list_email_identities
+    return follow_tokens(call, "EmailIdentities", PageSize=PAGE_SIZE)
 
 
 def _describe(ctx: SliceContext, entry: dict[str, Any]) -> Item:
