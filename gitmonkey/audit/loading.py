@@ -1,6 +1,6 @@
 """Loading rules: YAML rule files and directories, Python rule modules, and entry points.
 
-Sources, in order: the built-in ``rules/`` folder and ``gitmonkey.audit.python_rules``, the
+Sources, in order: the built-in ``rules/`` folder, ``gitmonkey.audit.python_rules`` and ``iam_rules``, the
 ``audit.rule_dirs`` of gitmonkey.yaml, and the ``gitmonkey.rules`` entry point group
 (``RuleSet.load`` puts them together).
 """

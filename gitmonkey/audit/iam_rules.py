@@ -1,0 +1,164 @@
+"""IAM policy rules of users, roles, groups and customer-managed policies.
+
+Each rule of ``_IAM_CHECKS`` is registered once per IAM technology (``iam.user.policy-admin``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import gitmonkey.audit.policy as policy
+from gitmonkey.audit.context import AuditContext
+from gitmonkey.audit.rule_model import Hit, Rule
+
+RULES: list[Rule] = []
+
+
+def _register(func: Callable[..., Iterable[Hit]], **fields: Any) -> None:
+    RULES.append(Rule(source=f"python:{__name__}", check=func, **fields))
+
+
+_IAM_CHECKS: tuple[tuple[str, int, str, str, str], ...] = (
+    # suffix, score, title, description, remediation
+    (
+        "admin",
+        10,
+        "Administrator access",
+        "An Allow statement grants Action * (or AdministratorAccess is attached).",
+        "Grant only the actions the principal needs.",
+    ),
+    (
+        "iam-star",
+        10,
+        "Full IAM access",
+        "An Allow statement grants iam:* (or IAMFullAccess is attached).",
+        "Grant only the IAM actions needed; iam:* lets the principal make itself an administrator.",
+    ),
+    (
+        "notaction",
+        10,
+        "Allow with NotAction",
+        "An Allow statement uses NotAction: it grants every action but "
+        "those listed, including actions AWS adds later.",
+        "List the allowed actions with Action.",
+    ),
+    (
+        "notresource",
+        10,
+        "Allow with NotResource",
+        "An Allow statement uses NotResource: it applies to every resource but those listed.",
+        "List the resources with Resource.",
+    ),
+    (
+        "permissions",
+        10,
+        "Sensitive permissions",
+        "An Allow statement grants actions that change permissions "
+        "(policyuniverse category Permissions), e.g. iam:PutRolePolicy, s3:PutBucketPolicy.",
+        "Remove permission-changing actions or restrict their resources.",
+    ),
+    (
+        "passrole",
+        10,
+        "iam:PassRole on *",
+        "An Allow statement grants iam:PassRole on every role, letting the "
+        "principal hand any role (and its permissions) to a service.",
+        "Restrict iam:PassRole to the roles needed.",
+    ),
+    (
+        "security-group-permissions",
+        7,
+        "Security group changes allowed",
+        "An Allow statement grants ec2:AuthorizeSecurityGroupIngress or ec2:AuthorizeSecurityGroupEgress "
+        "(also through a wildcard such as ec2:* or *): the principal can open network access.",
+        "Leave security group changes to the deployment roles that need them, on specific groups.",
+    ),
+    (
+        "mutating-services",
+        1,
+        "Write access to services",
+        "An Allow statement grants actions that modify resources or data (policyuniverse category Write, "
+        "Security Monkey's DataPlaneMutating) of a service (informational; one finding per statement, "
+        "naming the services).",
+        "Grant write actions only where the principal needs to modify resources.",
+    ),
+    (
+        "invalid-arn",
+        3,
+        "Unparseable ARN",
+        "A Resource or NotResource entry of a statement (Allow or Deny) is not an ARN policyuniverse can "
+        "parse, so the statement does not cover what was meant. Policy variables (${...}) are not checked.",
+        "Correct the ARN.",
+    ),
+)
+
+
+def _iam_hits(
+    suffix: str, technology: str, configuration: dict[str, Any], ctx: AuditContext
+) -> Iterator[Hit]:
+    if suffix in ("admin", "iam-star"):
+        action = "*" if suffix == "admin" else "iam:*"
+        for name, path in policy.attached_equivalents(configuration, action):
+            yield Hit(f"attached AWS managed policy {name} allows {action}", path, f"managed:{name}")
+    for ref in policy.identity_statements(technology, configuration):
+        where = f"policy {ref.policy_name} statement {ref.key.split('/', 1)[1]}"
+        if suffix == "invalid-arn":
+            for field, value in policy.invalid_arns(ref, resource_policy=False):
+                yield Hit(f"{where}: {field} {value!r} is not a valid ARN", ref.path, f"{ref.key}:{value}")
+            continue
+        if not ref.allows:
+            continue
+        actions = [a.lower() for a in ref.actions()]
+        resources = ", ".join(ref.resources()) or "NotResource " + ", ".join(
+            str(r) for r in policy.as_list(ref.statement.get("NotResource"))
+        )
+        if suffix == "admin" and "*" in actions:
+            yield Hit(f"{where} allows * on {resources}", ref.path, ref.key)
+        elif suffix == "iam-star" and "iam:*" in actions:
+            yield Hit(f"{where} allows iam:* on {resources}", ref.path, ref.key)
+        elif suffix == "notaction" and "NotAction" in ref.statement:
+            excluded = ", ".join(str(a) for a in policy.as_list(ref.statement["NotAction"]))
+            yield Hit(f"{where} allows every action except {excluded}", ref.path, ref.key)
+        elif suffix == "notresource" and "NotResource" in ref.statement:
+            yield Hit(
+                f"{where} allows {', '.join(ref.actions()) or 'NotAction'} on {resources}", ref.path, ref.key
+            )
+        elif suffix == "permissions" and "*" not in actions:
+            sensitive = policy.permission_actions(ref)
+            if sensitive:
+                yield Hit(f"{where} allows {_first(sensitive, 8)}", ref.path, ref.key)
+        elif (
+            suffix == "passrole" and "*" in ref.resources() and "iam:passrole" in policy.expanded_actions(ref)
+        ):
+            yield Hit(f"{where} allows iam:PassRole on *", ref.path, ref.key)
+        elif suffix == "security-group-permissions" and (found := policy.security_group_actions(ref)):
+            yield Hit(f"{where} allows {', '.join(found)} on {resources}", ref.path, ref.key)
+        elif suffix == "mutating-services" and (
+            services := policy.mutating_services(ref, ctx.sensitive_services)
+        ):
+            yield Hit(f"{where} allows Write actions of {_first(services, 12)}", ref.path, ref.key)
+
+
+def _first(names: list[str], limit: int) -> str:
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _iam_check(suffix: str, technology: str) -> Callable[..., Iterator[Hit]]:
+    def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
+        return _iam_hits(suffix, technology, document.get("configuration") or {}, ctx)
+
+    return check
+
+
+for _tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
+    for _suffix, _score, _title, _description, _remediation in _IAM_CHECKS:
+        _register(
+            _iam_check(_suffix, _tech),
+            id=f"{_tech}.policy-{_suffix}",
+            technology=_tech,
+            score=_score,
+            title=_title,
+            description=_description,
+            remediation=_remediation,
+        )
