@@ -98,6 +98,7 @@ def _compile_rule(spec: Mapping[str, Any], source: str) -> Rule:
         enabled=spec.get("enabled", True),
         kind="yaml",
         compares_versions=uses_change_keywords(spec["filter"]),
+        compliance={str(k): tuple(v) for k, v in (spec.get("compliance") or {}).items()},
     )
 
 

@@ -54,6 +54,8 @@ class Rule:
     compares_versions: bool = False
     """The check looks at ``previous`` (a change rule): its issues stay open while the change they
     report still holds against the version it was first measured against (see ``audit.run``)."""
+    compliance: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    """Framework -> ids of the controls the rule implements, e.g. ``{"fsbp": ("EC2.19",)}``."""
 
     def applies_to(self, technology: str) -> bool:
         return fnmatch.fnmatchcase(technology, self.technology)
@@ -69,9 +71,11 @@ def rule(
     remediation: str,
     enabled: bool = True,
     compares_versions: bool = False,
+    compliance: dict[str, tuple[str, ...]] | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a Python check ``f(document, previous, ctx) -> Iterable[Hit]`` as a rule.
 
+    ``compliance`` names the framework controls the rule implements (``{"cis-aws-3.0": ("1.14",)}``).
     ``compares_versions=True`` declares a change rule (its hits depend on ``previous``): an open
     issue of it is re-checked against the version it was first compared with, not only against
     the item's immediate previous version.
@@ -92,6 +96,7 @@ def rule(
             check=func,
             enabled=enabled,
             compares_versions=compares_versions,
+            compliance={k: tuple(v) for k, v in (compliance or {}).items()},
         )
         return func
 
