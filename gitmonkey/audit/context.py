@@ -7,9 +7,11 @@ audited account), FRIENDLY or THIRD_PARTY (listed in ``audit.known_accounts``) o
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from gitmonkey.audit.related import NoRelatedItems, RelatedItems
 
 SAME = "same"
 FRIENDLY = "friendly"
@@ -26,6 +28,9 @@ class AuditContext:
     now: datetime
     # Services whose Write actions the mutating-services rules report; None means all of them.
     sensitive_services: tuple[str, ...] | None = None
+    # The account's other items at the audited commit, for rules that follow references
+    # (see ``gitmonkey.audit.related``); empty when an item is judged alone.
+    related: RelatedItems = field(default_factory=NoRelatedItems, compare=False, repr=False)
 
     @classmethod
     def from_config(

@@ -10,6 +10,7 @@ from typing import Any
 
 import gitmonkey.audit.policy as policy
 from gitmonkey.audit.context import AuditContext
+from gitmonkey.audit.effective import EffectivePolicies, Grant, effective_policies
 from gitmonkey.audit.rule_model import Hit, Rule
 
 RULES: list[Rule] = []
@@ -94,18 +95,31 @@ _IAM_CHECKS: tuple[tuple[str, int, str, str, str], ...] = (
 )
 
 
-def _iam_hits(
-    suffix: str, technology: str, configuration: dict[str, Any], ctx: AuditContext
-) -> Iterator[Hit]:
+def _grants(technology: str, document: dict[str, Any], ctx: AuditContext) -> EffectivePolicies:
+    if technology == "iam.policy":
+        configuration = document.get("configuration") or {}
+        return EffectivePolicies(
+            grants=[Grant(ref, (), ref.path) for ref in policy.identity_statements(technology, configuration)]
+        )
+    return effective_policies(document, ctx.related)
+
+
+def _iam_hits(suffix: str, technology: str, document: dict[str, Any], ctx: AuditContext) -> Iterator[Hit]:
+    effective = _grants(technology, document, ctx)
     if suffix in ("admin", "iam-star"):
         action = "*" if suffix == "admin" else "iam:*"
-        for name, path in policy.attached_equivalents(configuration, action):
-            yield Hit(f"attached AWS managed policy {name} allows {action}", path, f"managed:{name}")
-    for ref in policy.identity_statements(technology, configuration):
-        where = f"policy {ref.policy_name} statement {ref.key.split('/', 1)[1]}"
+        for equivalent, attached in effective.equivalents():
+            if equivalent == action:
+                yield Hit(f"{attached.where()} allows {action}", attached.path, attached.key)
+    for grant in effective.grants:
+        ref = grant.ref
+        where = grant.where() + (" (conditional)" if grant.conditional else "")
         if suffix == "invalid-arn":
-            for field, value in policy.invalid_arns(ref, resource_policy=False):
-                yield Hit(f"{where}: {field} {value!r} is not a valid ARN", ref.path, f"{ref.key}:{value}")
+            if grant.chain:
+                continue  # reported on the policy's own item
+            for field_name, value in policy.invalid_arns(ref, resource_policy=False):
+                yield Hit(f"{where}: {field_name} {value!r} is not a valid ARN", ref.path,
+                          f"{ref.key}:{value}")
             continue
         if not ref.allows:
             continue
@@ -114,30 +128,29 @@ def _iam_hits(
             str(r) for r in policy.as_list(ref.statement.get("NotResource"))
         )
         if suffix == "admin" and "*" in actions:
-            yield Hit(f"{where} allows * on {resources}", ref.path, ref.key)
+            yield Hit(f"{where} allows * on {resources}", grant.path, grant.key)
         elif suffix == "iam-star" and "iam:*" in actions:
-            yield Hit(f"{where} allows iam:* on {resources}", ref.path, ref.key)
+            yield Hit(f"{where} allows iam:* on {resources}", grant.path, grant.key)
         elif suffix == "notaction" and "NotAction" in ref.statement:
             excluded = ", ".join(str(a) for a in policy.as_list(ref.statement["NotAction"]))
-            yield Hit(f"{where} allows every action except {excluded}", ref.path, ref.key)
+            yield Hit(f"{where} allows every action except {excluded}", grant.path, grant.key)
         elif suffix == "notresource" and "NotResource" in ref.statement:
-            yield Hit(
-                f"{where} allows {', '.join(ref.actions()) or 'NotAction'} on {resources}", ref.path, ref.key
-            )
+            yield Hit(f"{where} allows {', '.join(ref.actions()) or 'NotAction'} on {resources}",
+                      grant.path, grant.key)
         elif suffix == "permissions" and "*" not in actions:
             sensitive = policy.permission_actions(ref)
             if sensitive:
-                yield Hit(f"{where} allows {_first(sensitive, 8)}", ref.path, ref.key)
+                yield Hit(f"{where} allows {_first(sensitive, 8)}", grant.path, grant.key)
         elif (
             suffix == "passrole" and "*" in ref.resources() and "iam:passrole" in policy.expanded_actions(ref)
         ):
-            yield Hit(f"{where} allows iam:PassRole on *", ref.path, ref.key)
+            yield Hit(f"{where} allows iam:PassRole on *", grant.path, grant.key)
         elif suffix == "security-group-permissions" and (found := policy.security_group_actions(ref)):
-            yield Hit(f"{where} allows {', '.join(found)} on {resources}", ref.path, ref.key)
+            yield Hit(f"{where} allows {', '.join(found)} on {resources}", grant.path, grant.key)
         elif suffix == "mutating-services" and (
             services := policy.mutating_services(ref, ctx.sensitive_services)
         ):
-            yield Hit(f"{where} allows Write actions of {_first(services, 12)}", ref.path, ref.key)
+            yield Hit(f"{where} allows Write actions of {_first(services, 12)}", grant.path, grant.key)
 
 
 def _first(names: list[str], limit: int) -> str:
@@ -146,10 +159,24 @@ def _first(names: list[str], limit: int) -> str:
 
 def _iam_check(suffix: str, technology: str) -> Callable[..., Iterator[Hit]]:
     def check(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
-        return _iam_hits(suffix, technology, document.get("configuration") or {}, ctx)
+        return _iam_hits(suffix, technology, document, ctx)
 
     return check
 
+
+def _compliance(technology: str, suffix: str) -> dict[str, tuple[str, ...]]:
+    """CIS 1.16: no policy allowing "*:*" is attached (to this principal, or, for a customer managed
+    policy, anywhere); FSBP IAM.1 judges customer managed policies only."""
+    if suffix != "admin":
+        return {}
+    if technology == "iam.policy":
+        return {"cis-aws-3.0": ("1.16",), "fsbp": ("IAM.1",)}
+    return {"cis-aws-3.0": ("1.16",)}
+
+
+_EFFECTIVE = (" Users, roles and groups are judged on their effective policies: their inline policies, "
+              "their attached managed policies and, for a user, the inline and attached policies of each "
+              "of its groups; the finding names the path (via group G, attached policy P statement S).")
 
 for _tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
     for _suffix, _score, _title, _description, _remediation in _IAM_CHECKS:
@@ -159,6 +186,8 @@ for _tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
             technology=_tech,
             score=_score,
             title=_title,
-            description=_description,
+            description=_description
+            + ("" if _tech == "iam.policy" or _suffix == "invalid-arn" else _EFFECTIVE),
             remediation=_remediation,
+            compliance=_compliance(_tech, _suffix),
         )

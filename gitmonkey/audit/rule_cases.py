@@ -1,11 +1,15 @@
 """Rule test cases: a YAML file of ``fires:`` / ``passes:`` items run against one rule.
 
+A case may list ``related:`` items (technology, id, region, configuration): the items its item
+refers to, for rules that follow references (``gitmonkey.audit.related``).
+
 ``gitmonkey rules test`` runs these through ``RuleSet.test_file``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +18,7 @@ import yaml
 from gitmonkey import yamlio
 from gitmonkey.audit.context import AuditContext
 from gitmonkey.audit.filters.base import _NoMatch, parse_datetime
+from gitmonkey.audit.related import StaticItems
 from gitmonkey.audit.rule_model import RULE_ERROR_ID, Rule
 
 if TYPE_CHECKING:
@@ -92,6 +97,16 @@ def _case_document(target: Rule, case: Mapping[str, Any], configuration: Any, ct
 
 def _run_case(ruleset: RuleSet, target: Rule, case: Mapping[str, Any], ctx: AuditContext,
               should_fire: bool, where: str) -> list[str]:
+    related = case.get("related")
+    if related is not None:
+        if not isinstance(related, list) or not all(
+            isinstance(r, Mapping) and r.get("technology") and r.get("id") is not None
+            and isinstance(r.get("configuration"), Mapping) for r in related
+        ):
+            return [f"{where}: related: expected a list of items with technology, id and configuration"]
+        ctx = replace(ctx, related=StaticItems(
+            {**r, "id": str(r["id"]), "region": str(r.get("region") or "global")} for r in related
+        ))
     document = _case_document(target, case, case["configuration"], ctx)
     previous = (_case_document(target, case, case["previous"], ctx)
                 if case.get("previous") is not None else None)

@@ -90,6 +90,7 @@ class RuleSet:
         ``cache`` (see ``gitmonkey.validation_cache``) skips the schema checks of unchanged inputs.
         """
         import gitmonkey.audit.iam_rules as iam_rules
+        import gitmonkey.audit.privilege_escalation as privilege_escalation
         import gitmonkey.audit.python_rules as python_rules
         from gitmonkey.config import ConfigError
         from gitmonkey.resources import builtin_rules_dir
@@ -98,6 +99,7 @@ class RuleSet:
         rules = load_rule_dir(builtin_rules_dir(), cache)
         rules += rules_from_object(python_rules, "gitmonkey.audit.python_rules")
         rules += rules_from_object(iam_rules, "gitmonkey.audit.iam_rules")
+        rules += rules_from_object(privilege_escalation, "gitmonkey.audit.privilege_escalation")
         for index, directory in enumerate(config.get("rule_dirs") or ()):
             path = (Path(base_dir) / directory).resolve()
             if not path.is_dir():

@@ -153,6 +153,12 @@ def audit_repository(
         evaluate.update((p, None) for p in issue_items if p not in items)
     else:
         evaluate = dict(targets)
+        # Items that refer to a changed item (a user in a group whose policy changed) are judged
+        # again, compared with themselves: nothing of theirs changed.
+        from gitmonkey.audit.related import referring_paths
+
+        for path in sorted(referring_paths(evaluate, items, repo.read_blobs) - evaluate.keys()):
+            evaluate[path] = head
     recheck = (
         {iss.item_path_for(p) for p in issue_blobs if p.endswith(".yaml")} - evaluate.keys()
         if recheck_justifications
@@ -178,7 +184,9 @@ def audit_repository(
     ephemeral = None
     if any(p in items for p in evaluate):
         rules = ruleset if ruleset is not None else load_ruleset(config, repo.state_dir)
-        ctx = audit_context(config, account, now)
+        from gitmonkey.audit.related import RepositoryItems
+
+        ctx = replace(audit_context(config, account, now), related=RepositoryItems(repo, items))
         ephemeral = _ephemeral(repo)
     anchors = ChangeAnchors(repo, rules, evaluate, items, befores, issue_blobs, result.errors)
     previous_specs = [(p, r) for p, r in evaluate.items() if r is not None and p in items]
