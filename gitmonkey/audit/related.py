@@ -87,6 +87,22 @@ REFERENCES: tuple[Reference, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Dependency:
+    """Rules on ``source`` items judge them by every item of the ``on`` technologies (an account's
+    posture by its metric filters and alarms): a change to any of those re-audits all ``source``
+    items. For relations that no item names by id."""
+
+    source: str
+    on: tuple[str, ...]
+
+
+DEPENDENCIES: tuple[Dependency, ...] = (
+    Dependency("cloudtrail.status",
+               ("cloudtrail.trail", "logs.metric_filter", "cloudwatch.alarm", "sns.topic")),
+)
+
+
 def references(technology: str, configuration: Mapping[str, Any], target: str | None = None) -> list[Ref]:
     """The references an item of ``technology`` makes (to ``target`` items only, if given)."""
     found = []
@@ -113,11 +129,19 @@ class RelatedItems:
                 for r in references(technology, configuration, target)]
 
 
+    def all(self, technology: str, region: str) -> list[dict[str, Any]]:
+        """Every item of ``technology`` in ``region``, in path order."""
+        raise NotImplementedError
+
+
 class NoRelatedItems(RelatedItems):
     """For an item judged alone (``gitmonkey rules test`` without ``related:``)."""
 
     def get(self, technology: str, item_id: str, region: str = GLOBAL) -> dict[str, Any] | None:
         return None
+
+    def all(self, technology: str, region: str) -> list[dict[str, Any]]:
+        return []
 
 
 class StaticItems(RelatedItems):
@@ -131,6 +155,9 @@ class StaticItems(RelatedItems):
 
     def get(self, technology: str, item_id: str, region: str = GLOBAL) -> dict[str, Any] | None:
         return self._documents.get((technology, item_id, region))
+
+    def all(self, technology: str, region: str) -> list[dict[str, Any]]:
+        return [d for (t, _, r), d in sorted(self._documents.items()) if t == technology and r == region]
 
 
 class RepositoryItems(RelatedItems):
@@ -150,6 +177,15 @@ class RepositoryItems(RelatedItems):
         if (region, technology) not in self._loaded:
             self._load(region, technology)
         return self._documents.get(path)
+
+    def all(self, technology: str, region: str) -> list[dict[str, Any]]:
+        try:
+            prefix = paths.slice_prefix(region, technology)
+        except ValueError:
+            return []
+        if (region, technology) not in self._loaded:
+            self._load(region, technology)
+        return [d for p, d in sorted(self._documents.items()) if p.startswith(prefix) and d is not None]
 
     def _load(self, region: str, technology: str) -> None:
         self._loaded.add((region, technology))
@@ -186,18 +222,23 @@ def _direct_referrers(
     documents: dict[str, Any],
 ) -> set[str]:
     wanted: dict[str, set[str]] = {}
+    dependents: set[str] = set()
     for path in changed:
         try:
             location = paths.parse_item_path(path)
         except ValueError:
             continue
-        if location.kind != paths.ITEMS_DIR or location.id is None:
+        if location.kind != paths.ITEMS_DIR:
+            continue
+        dependents.update(d.source for d in DEPENDENCIES if location.technology in d.on)
+        if location.id is None:
             continue
         for reference in REFERENCES:
             if location.technology in reference.targets:
                 wanted.setdefault(reference.source, set()).add(path)
+    found = {p for p in items if dependents and _technology_of(p) in dependents}
     if not wanted:
-        return set()
+        return found
     candidates: dict[str, str] = {}
     for path, sha in items.items():
         try:
@@ -214,7 +255,6 @@ def _direct_referrers(
                 documents[path] = json.loads(contents[sha])
             except (KeyError, ValueError):
                 documents[path] = None
-    found = set()
     for path in candidates:
         document = documents[path]
         if not isinstance(document, dict) or not isinstance(document.get("configuration"), dict):
@@ -229,3 +269,10 @@ def _direct_referrers(
                 found.add(path)
                 break
     return found
+
+
+def _technology_of(path: str) -> str | None:
+    try:
+        return paths.parse_item_path(path).technology
+    except ValueError:
+        return None

@@ -90,6 +90,7 @@ class RuleSet:
         ``cache`` (see ``gitmonkey.validation_cache``) skips the schema checks of unchanged inputs.
         """
         import gitmonkey.audit.iam_rules as iam_rules
+        import gitmonkey.audit.monitoring_rules as monitoring_rules
         import gitmonkey.audit.privilege_escalation as privilege_escalation
         import gitmonkey.audit.python_rules as python_rules
         from gitmonkey.config import ConfigError
@@ -100,6 +101,7 @@ class RuleSet:
         rules += rules_from_object(python_rules, "gitmonkey.audit.python_rules")
         rules += rules_from_object(iam_rules, "gitmonkey.audit.iam_rules")
         rules += rules_from_object(privilege_escalation, "gitmonkey.audit.privilege_escalation")
+        rules += rules_from_object(monitoring_rules, "gitmonkey.audit.monitoring_rules")
         for index, directory in enumerate(config.get("rule_dirs") or ()):
             path = (Path(base_dir) / directory).resolve()
             if not path.is_dir():

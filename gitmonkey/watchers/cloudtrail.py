@@ -205,6 +205,9 @@ def _multi_region_trail(ctx: SliceContext, trail: dict[str, Any]) -> dict[str, A
         "IsLogging": status.get("IsLogging"),
         "IncludeManagementEvents": included,
         "ReadWriteType": read_write,
+        # Where the trail also delivers to CloudWatch Logs: the metric filters and alarms of
+        # CIS 4.x are judged on this log group (it may be in another region, or another account).
+        "CloudWatchLogsLogGroupArn": trail.get("CloudWatchLogsLogGroupArn"),
     }
 
 
@@ -263,7 +266,8 @@ TECHNOLOGIES = (
         description=(
             "CloudTrail account posture (one item, present even without a trail): the multi-region "
             "trails that apply to the account (organization trails included), each with logging "
-            "on/off and the management events it logs (read, write or all)."
+            "on/off, the management events it logs (read, write or all) and the CloudWatch Logs "
+            "log group it delivers to."
         ),
         unordered_paths=("MultiRegionTrails",),
         always_returned={
