@@ -7,6 +7,14 @@ do, counted with a botocore ``before-call`` handler. Both read the same syntheti
 the same run. S3 and EC2 have no account-wide read, so their baseline makes the calls gitmonkey
 makes (ratio about 1): those lines say so in ``baseline``.
 
+Figure ``iam_user_calls`` breaks ``iam.user`` down: the account-wide calls (the shared read, the
+credential report, ListVirtualMFADevices) and the calls per user by operation, from a direct read
+of the same account. Since issue 7 a user costs one call (ListAccessKeys); ListMFADevices only
+for a user with a hardware or FIDO device and no virtual one, GetLoginProfile only for a user
+newer than the credential report (never on moto, whose report is always current). Before, every
+user cost three (ListAccessKeys, ListMFADevices, GetLoginProfile). The synthetic users mix those
+cases: half have a console password, half of those a virtual MFA device, one in ten a hardware one.
+
 IAM calls that several technologies share (GetAccountAuthorizationDetails pages) are counted
 by gitmonkey in whichever IAM slice ran them first, so ``iam.*`` is the fair IAM comparison.
 moto answers GetAccountAuthorizationDetails in one page whatever ``MaxItems`` says; AWS pages it
@@ -25,9 +33,11 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from gitmonkey.config import config_from_dict
+from gitmonkey.aws import AccountSession, SliceContext
+from gitmonkey.config import AccountConfig, config_from_dict
 from gitmonkey.demo import simulated_environment
 from gitmonkey.sync import run_sync
+from gitmonkey.watchers import iam as iam_watcher
 from gitmonkey.watchers._common import call_or_absent
 
 ACCOUNT_ID = "123456789012"
@@ -66,6 +76,7 @@ def seed_account() -> dict[str, int]:
         iam.create_access_key(UserName=user)
         iam.put_user_policy(UserName=user, PolicyName="inline", PolicyDocument=_policy("sqs:SendMessage"))
         iam.add_user_to_group(GroupName=f"group-{n % GROUPS:02d}", UserName=user)
+        _user_credentials(iam, n, user)
     for n in range(ROLES):
         role = f"role-{n:03d}"
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=_TRUST, Tags=[{"Key": "app", "Value": role}])
@@ -90,6 +101,42 @@ def seed_account() -> dict[str, int]:
                  "IpRanges": [{"CidrIp": f"10.{n}.0.0/16"}]}])
     return {"iam.user": USERS, "iam.role": ROLES, "iam.group": GROUPS, "iam.policy": POLICIES,
             "s3.bucket": BUCKETS, "ec2.security_group": SECURITY_GROUPS}
+
+
+def _user_credentials(iam: Any, n: int, user: str) -> None:
+    """Half the users have a console password, a quarter a virtual MFA device, one in ten (among
+    those without a virtual one) a hardware MFA device."""
+    if n % 2 == 0:
+        iam.create_login_profile(UserName=user, Password="Bench-Passw0rd!")  # noqa: S106 - moto only
+    serial = None
+    if n % 4 == 0:
+        serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=f"{user}-mfa")["VirtualMFADevice"][
+            "SerialNumber"]
+    elif n % 10 == 5:
+        serial = f"GAHT{n:08d}"
+    if serial:
+        iam.enable_mfa_device(UserName=user, SerialNumber=serial, AuthenticationCode1="123456",
+                              AuthenticationCode2="654321")
+
+
+# Calls an iam.user read makes once for the account, whatever the number of users.
+IAM_ACCOUNT_WIDE = ("iam:GetAccountAuthorizationDetails", "iam:GenerateCredentialReport",
+                    "iam:GetCredentialReport", "iam:ListVirtualMFADevices")
+CALLS_PER_USER_BEFORE_ISSUE_7 = 3  # ListAccessKeys, ListMFADevices, GetLoginProfile
+
+
+def iam_user_calls() -> dict[str, Any]:
+    """The calls of one direct iam.user read of the seeded account, account-wide and per user."""
+    ctx = SliceContext(AccountSession(AccountConfig(name="bench", id=ACCOUNT_ID)), "global")
+    users = len(iam_watcher.list_users(ctx))
+    per_user = {op: n for op, n in sorted(ctx.calls.items()) if op not in IAM_ACCOUNT_WIDE}
+    return {
+        "name": "iam_user_calls", "technology": "iam.user", "items": users,
+        "account_wide_calls": {op: ctx.calls[op] for op in IAM_ACCOUNT_WIDE if ctx.calls[op]},
+        "per_user_calls_by_operation": per_user,
+        "calls_per_user": round(sum(per_user.values()) / users, 3),
+        "calls_per_user_before_issue_7": CALLS_PER_USER_BEFORE_ISSUE_7,
+    }
 
 
 def _counted(service: str, calls: Counter[str], tech: str, region: str = "us-east-1") -> Any:
@@ -235,6 +282,7 @@ def run() -> list[dict[str, Any]]:
     with mock_aws(), tempfile.TemporaryDirectory(prefix="gitmonkey-bench-") as tmp:
         seed_account()
         synced = gitmonkey_read(Path(tmp))
+        user_calls = iam_user_calls()
         base_items, base_calls = naive_read()
     for tech in TECHNOLOGIES:
         if synced[tech]["items"] != base_items[tech]:
@@ -249,4 +297,5 @@ def run() -> list[dict[str, Any]]:
     figures.append(_figure(
         "iam.*", sum(synced[t]["items"] for t in iam), sum(synced[t]["api_calls"] for t in iam),
         sum(base_items[t] for t in iam), sum(base_calls[t] for t in iam), PER_ITEM))
+    figures.append(user_calls)
     return figures

@@ -206,3 +206,35 @@ def test_rules_list_works_without_a_configuration_file(tmp_path, monkeypatch):
     assert "s3.bucket.acl-internet" in result.output
     missing = CliRunner().invoke(cli, ["rules", "list", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "no configuration file" in missing.output
+
+
+def test_sarif_tags_carry_the_framework_controls_of_each_rule() -> None:
+    from dataclasses import replace
+
+    root = issue_row("account")
+    root = replace(root, issue=replace(root.issue, rule="iam.root.access-keys"))
+    public = issue_row("web")  # s3.bucket.policy-internet: no control of its own
+    log = output.render_sarif([("prod", [root, public], {})],
+                              {"s3.bucket.policy-internet": {"title": "public"}})
+    [sarif_run] = log["runs"]
+    descriptors = {r["id"]: r for r in sarif_run["tool"]["driver"]["rules"]}
+    # Without compliance in rule_info, the built-in rule's declaration is used.
+    assert descriptors["iam.root.access-keys"]["properties"]["tags"] == [
+        "security", "cis-aws-3.0/1.4", "fsbp/IAM.4"]
+    assert descriptors["s3.bucket.policy-internet"]["properties"]["tags"] == ["security"]
+    results = {r["ruleId"]: r for r in sarif_run["results"]}
+    assert results["iam.root.access-keys"]["properties"]["tags"] == ["cis-aws-3.0/1.4", "fsbp/IAM.4"]
+    assert "tags" not in results["s3.bucket.policy-internet"]["properties"]
+
+    given = output.render_sarif([("prod", [public], {})],
+                                {"s3.bucket.policy-internet": {"compliance": {"fsbp": ["S3.2", "S3.3"]}}})
+    [result] = given["runs"][0]["results"]
+    assert result["properties"]["tags"] == ["fsbp/S3.2", "fsbp/S3.3"]
+    assert given["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["tags"] == [
+        "security", "fsbp/S3.2", "fsbp/S3.3"]
+
+
+def test_compliance_tags_are_sorted_by_framework() -> None:
+    assert output.compliance_tags({"fsbp": ("IAM.4",), "cis-aws-3.0": ("1.4", "1.5")}) == [
+        "cis-aws-3.0/1.4", "cis-aws-3.0/1.5", "fsbp/IAM.4"]
+    assert output.compliance_tags(None) == []

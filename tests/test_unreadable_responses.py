@@ -58,6 +58,8 @@ from tests.broken_endpoint import (
     shapes_for,
 )
 from tests.helpers import git
+from tests.test_watchers_accessanalyzer import GARBLE_STAND_INS as ACCESS_ANALYZER_ANSWERS
+from tests.test_watchers_ec2_account import EC2_ACCOUNT_ANSWERS
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -74,8 +76,9 @@ class Aws:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def __call__(self, service: str, region: str = REGION) -> Any:
-        return boto3.client(service, region_name=region, endpoint_url=self.url)
+    def __call__(self, service: str, region: str = REGION, *, region_name: str | None = None) -> Any:
+        """``region_name`` as boto3 spells it, for the GARBLE_SEEDS of the watcher tests."""
+        return boto3.client(service, region_name=region_name or region, endpoint_url=self.url)
 
 
 TRUST = {
@@ -259,19 +262,11 @@ def seed_iam_server_certificate(aws: Aws) -> str:
 
 
 def seed_iam_user(aws: Aws) -> str:
-    """A user with an access key, a console password and an MFA device: every per-user call
-    answers 2xx (GetLoginProfile says NoSuchEntity for a user without a password)."""
-    iam = aws("iam")
-    iam.create_user(UserName="seed-user")
-    iam.create_access_key(UserName="seed-user")
-    iam.create_login_profile(UserName="seed-user", Password="Secr3t!pass")
-    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="seed-mfa")["VirtualMFADevice"]
-    iam.enable_mfa_device(
-        UserName="seed-user",
-        SerialNumber=device["SerialNumber"],
-        AuthenticationCode1="123456",
-        AuthenticationCode2="654321",
-    )
+    """``seed-user`` (access key, console password, virtual MFA) and ``seed-hardware`` (a hardware
+    MFA device, which only the per-user ListMFADevices shows), as tests/test_watchers_iam.py seeds them."""
+    from tests.test_watchers_iam import GARBLE_SEEDS as IAM_SEEDS
+
+    IAM_SEEDS["iam.user"](aws)
     return "seed-user"
 
 
@@ -545,6 +540,48 @@ def seed_glacier(aws: Aws) -> str:
     return "seed-vault"
 
 
+# moto loads no AWS managed policies in server mode: the proxy lists one as attached, as AWS would.
+_IAM_XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+AWS_POLICY_ANSWERS = {
+    "iam:ListPolicies": (
+        f'<ListPoliciesResponse xmlns="{_IAM_XMLNS}"><ListPoliciesResult><IsTruncated>false</IsTruncated>'
+        "<Policies><member><PolicyName>ReadOnlyAccess</PolicyName><DefaultVersionId>v1</DefaultVersionId>"
+        "<PolicyId>ANPAEXAMPLEREADONLY00</PolicyId><Path>/</Path>"
+        "<Arn>arn:aws:iam::aws:policy/ReadOnlyAccess</Arn><AttachmentCount>1</AttachmentCount>"
+        "<IsAttachable>true</IsAttachable></member></Policies></ListPoliciesResult>"
+        "<ResponseMetadata><RequestId>seed</RequestId></ResponseMetadata></ListPoliciesResponse>"
+    ).encode(),
+    "iam:GetPolicyVersion": (
+        f'<GetPolicyVersionResponse xmlns="{_IAM_XMLNS}"><GetPolicyVersionResult><PolicyVersion>'
+        "<Document>%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow"
+        "%22%2C%22Action%22%3A%22s3%3AGet%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D</Document>"
+        "<VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></PolicyVersion>"
+        "</GetPolicyVersionResult><ResponseMetadata><RequestId>seed</RequestId></ResponseMetadata>"
+        "</GetPolicyVersionResponse>"
+    ).encode(),
+}
+
+
+def seed_iam_aws_policy(aws: Aws) -> str:
+    return "ReadOnlyAccess"
+
+
+def seed_logs_metric_filter(aws: Aws) -> str:
+    logs = aws("logs")
+    logs.create_log_group(logGroupName="seed-group")
+    logs.put_metric_filter(logGroupName="seed-group", filterName="seed-filter", filterPattern="ERROR",
+                           metricTransformations=[{"metricName": "Errors", "metricNamespace": "Seed",
+                                                   "metricValue": "1"}])
+    return "seed-group:seed-filter"
+
+
+def seed_cloudwatch_alarm(aws: Aws) -> str:
+    aws("cloudwatch").put_metric_alarm(
+        AlarmName="seed-alarm", MetricName="Errors", Namespace="Seed", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    return "seed-alarm"
+
+
 def seed_rds_db_subnet_group(aws: Aws) -> str:
     ec2 = aws("ec2")
     vpc = _vpc(aws)
@@ -654,6 +691,13 @@ def seed_ec2_account_settings(aws: Aws) -> str:
     return REGION
 
 
+def seed_account_alternate_contacts(aws: Aws) -> str:
+    from tests.test_watchers_account import GARBLE_SEEDS as ACCOUNT_SEEDS
+
+    ACCOUNT_SEEDS["account.alternate_contacts"](aws)
+    return "account"
+
+
 @dataclass(frozen=True)
 class Seed:
     """How to create one item of a technology on moto, and the calls its read then makes.
@@ -692,7 +736,18 @@ SEEDS: dict[str, Seed] = {
         seed_cloudtrail_status,
         ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
     ),
-    "ec2.account_settings": Seed(seed_ec2_account_settings, ("ec2:GetEbsEncryptionByDefault",)),
+    # moto lacks the newer EC2 settings calls and Access Analyzer: the proxy answers them as AWS does.
+    "ec2.account_settings": Seed(
+        seed_ec2_account_settings,
+        ("ec2:GetEbsEncryptionByDefault", *EC2_ACCOUNT_ANSWERS),
+        EC2_ACCOUNT_ANSWERS,
+    ),
+    "accessanalyzer.status": Seed(
+        lambda aws: REGION,
+        ("accessanalyzer:ListAnalyzers",),
+        ACCESS_ANALYZER_ANSWERS["accessanalyzer.status"],
+    ),
+    "account.alternate_contacts": Seed(seed_account_alternate_contacts, ("account:GetAlternateContact",)),
     "acm.certificate": Seed(
         seed_acm, ("acm:ListCertificates", "acm:DescribeCertificate", "acm:ListTagsForCertificate")
     ),
@@ -774,6 +829,10 @@ SEEDS: dict[str, Seed] = {
             "elbv2:DescribeLoadBalancerAttributes",
         ),
     ),
+    "iam.aws_policy": Seed(seed_iam_aws_policy, ("iam:ListPolicies", "iam:GetPolicyVersion"),
+                           AWS_POLICY_ANSWERS),
+    "logs.metric_filter": Seed(seed_logs_metric_filter, ("logs:DescribeMetricFilters",)),
+    "cloudwatch.alarm": Seed(seed_cloudwatch_alarm, ("cloudwatch:DescribeAlarms",)),
     "glacier.vault": Seed(
         seed_glacier,
         (
@@ -797,9 +856,9 @@ SEEDS: dict[str, Seed] = {
             "iam:GetAccountAuthorizationDetails",
             "iam:GenerateCredentialReport",
             "iam:GetCredentialReport",
+            "iam:ListVirtualMFADevices",
             "iam:ListAccessKeys",
             "iam:ListMFADevices",
-            "iam:GetLoginProfile",
         ),
     ),
     "kms.key": Seed(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -242,3 +244,39 @@ def test_expiry_rules_read_the_watchers_output(aws):
         "fine.example.com": set(),
     }
     assert findings(now + datetime.timedelta(days=100))["later.example.com"] == {"acm.certificate.expired"}
+
+
+def test_rsa_1024_certificate_is_found_on_moto_output(aws):
+    """FSBP ACM.2 on an imported certificate with a 1024-bit RSA key."""
+    weak_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
+    _import(aws, "weak.example.com", 300, key=weak_key)
+    _import(aws, "strong.example.com", 300)
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    now = datetime.datetime.now(datetime.UTC)
+    audit = AuditContext.from_config({}, account_id=ACCOUNT, account_name="prod", now=now)
+
+    found = {}
+    for item in acm.list_certificates(make_ctx()):
+        document = normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k").document
+        found[item.name] = {(f.rule_id, f.score) for f in rules.evaluate(document, None, audit)}
+
+    assert found == {
+        "weak.example.com": {("acm.certificate.rsa-key-under-2048-bits", 8)},
+        "strong.example.com": set(),
+    }
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_certificate(client: Callable[..., Any]) -> None:
+    """An imported certificate expiring in 20 days, with a tag (issues of score 10)."""
+    _import(client("acm"), "seed.example.com", 20, tags=[{"Key": "team", "Value": "web"}])
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"acm.certificate": _seed_certificate}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
+    assert [item.name for item in acm.list_certificates(make_ctx())] == ["seed.example.com"]

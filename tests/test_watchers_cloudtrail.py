@@ -280,11 +280,14 @@ def test_rules_read_the_watchers_output(aws):
 
     found = {item.id: _rule_ids(item) for item in cloudtrail.list_trails(make_ctx())}
 
+    # Neither trail encrypts with KMS nor delivers to CloudWatch Logs (CIS 3.5, CloudTrail.5).
+    unmonitored = {"cloudtrail.trail.not-encrypted-with-kms", "cloudtrail.trail.no-cloudwatch-logs"}
     assert found == {
-        "main": set(),
+        "main": unmonitored,
         "quiet": {
             "cloudtrail.trail.not-logging",
             "cloudtrail.trail.not-multi-region",
             "cloudtrail.trail.log-file-validation-disabled",
+            *unmonitored,
         },
     }

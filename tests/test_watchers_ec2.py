@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
-from gitmonkey.watchers import ec2
+from gitmonkey.normalize import normalize_item
+from gitmonkey.watchers import ec2, get_technology
 from tests.helpers import slice_context
 
 ACCOUNT = "123456789012"
@@ -135,3 +140,47 @@ def test_declares_unordered_rule_lists():
     assert "IpPermissions.*.UserIdGroupPairs" in tech.unordered_paths
     assert tech.iam_actions == ("ec2:DescribeSecurityGroups",)
     assert not tech.is_global
+
+
+# --- CIS AWS Foundations v3.0 section 5 and FSBP rules on moto output --------------------------
+
+
+def _findings(item) -> set[tuple[str, str, int]]:
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    ctx = AuditContext.from_config({}, account_id="123456789012", account_name="test",
+                                   now=datetime(2026, 1, 1, tzinfo=UTC))
+    document = normalize_item(item, get_technology(item.technology), account_id="123456789012",
+                              secret_key=b"k").document
+    return {(f.rule_id, f.key, f.score) for f in rules.evaluate(document, None, ctx)}
+
+
+def test_admin_port_and_default_group_rules_on_moto_output(aws):
+    client = boto3.client("ec2", region_name="us-east-1")
+    vpc_id, web, _ = _web_group()
+    admin = client.create_security_group(GroupName="admin", Description="admin", VpcId=vpc_id)["GroupId"]
+    client.authorize_security_group_ingress(
+        GroupId=admin,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]},
+        ],
+    )
+    items = _by_id(ec2.list_security_groups(make_ctx("us-east-1")))
+    default = next(i for i in items.values() if i.configuration["GroupName"] == "default"
+                   and i.configuration["VpcId"] == vpc_id)
+
+    assert _findings(items[admin]) == {
+        ("ec2.security_group.ingress-internet", "ingress:tcp:22:0.0.0.0/0", 10),
+        ("ec2.security_group.ingress-internet", "ingress:tcp:3389:::/0", 10),
+        ("ec2.security_group.admin-port-internet-ipv4", "ingress:tcp:22:0.0.0.0/0", 5),
+        ("ec2.security_group.admin-port-internet-ipv6", "ingress:tcp:3389:::/0", 5),
+        ("ec2.security_group.ingress-internet-unauthorized-port", "ingress:tcp:22:0.0.0.0/0", 8),
+        ("ec2.security_group.ingress-internet-unauthorized-port", "ingress:tcp:3389:::/0", 8),
+        ("ec2.security_group.ingress-internet-high-risk-port", "ingress:tcp:22:0.0.0.0/0", 10),
+        ("ec2.security_group.ingress-internet-high-risk-port", "ingress:tcp:3389:::/0", 10),
+    }
+    # 443 from anywhere is an authorized port (EC2.18) and not a high-risk one (EC2.19)
+    assert {rule for rule, _, _ in _findings(items[web])} == {"ec2.security_group.ingress-internet"}
+    # the default group as AWS (and moto) creates it: CIS 5.4 / EC2.2, scored below 6
+    assert _findings(default) == {("ec2.security_group.default-group-allows-traffic", "", 3)}
+

@@ -509,13 +509,12 @@ def test_instance_rules_on_moto_output(aws):
 
     findings = {ident: _rules_findings(_audited(item)) for ident, item in items.items()}
 
-    # moto's default subnet gives every instance a public address, as a default VPC does
-    assert findings[legacy] == {
-        ("ec2.instance.imdsv2-not-required", "imdsv1"),
-        ("ec2.instance.public-ip", "public-ip"),
-    }
-    assert findings[hardened] == {("ec2.instance.public-ip", "public-ip")}
-    assert findings[closed] == {("ec2.instance.public-ip", "public-ip")}
+    # moto's default subnet gives every instance a public address, as a default VPC does, and moto
+    # reports every instance as paravirtual (FSBP EC2.24)
+    moto_defaults = {("ec2.instance.public-ip", "public-ip"), ("ec2.instance.paravirtual", "paravirtual")}
+    assert findings[legacy] == {("ec2.instance.imdsv2-not-required", "imdsv1"), *moto_defaults}
+    assert findings[hardened] == moto_defaults
+    assert findings[closed] == moto_defaults
     # the committed document alone (no ephemeral values) has no public address
     assert ("ec2.instance.public-ip", "public-ip") not in _rules_findings(
         json.loads(_normalized(items[legacy]).content)
@@ -845,7 +844,10 @@ def test_volume_configuration_and_rule(aws):
     assert _rules_findings(_audited(item)) == set()
 
     client.detach_volume(VolumeId=scratch, InstanceId=instance)
+    detached = _by_id(compute.list_volumes(ctx))[scratch]
     assert _documents(compute.list_volumes)[scratch]["configuration"]["Attachments"] == []
+    # FSBP EC2.3 is about attached volumes; a detached unencrypted one has a rule of its own
+    assert _rules_findings(_audited(detached)) == {("ec2.volume.unencrypted-detached", "unencrypted")}
 
 
 def test_volumes_follow_next_token(monkeypatch):
@@ -946,3 +948,37 @@ GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {
 def test_garble_seeds_make_an_item(aws, name):
     GARBLE_SEEDS[name](lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
     assert LISTERS[name](make_ctx())
+
+
+# --- FSBP / CIS checks on moto output ----------------------------------------------------------
+
+
+def test_interface_and_instance_compliance_rules_on_moto_output(aws):
+    client = _client()
+    instance = _instance(client, tokens="required")
+    subnet = client.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["SubnetId"]
+    router = client.create_network_interface(SubnetId=subnet, Description="router")["NetworkInterface"]
+    plain = client.create_network_interface(SubnetId=subnet, Description="plain")["NetworkInterface"]
+    client.modify_network_interface_attribute(
+        NetworkInterfaceId=router["NetworkInterfaceId"], SourceDestCheck={"Value": False}
+    )
+    client.attach_network_interface(
+        NetworkInterfaceId=router["NetworkInterfaceId"], InstanceId=instance, DeviceIndex=1
+    )
+    ctx = make_ctx()
+
+    interfaces = _by_id(compute.list_network_interfaces(ctx))
+    instances = _by_id(compute.list_instances(ctx))
+
+    # FSBP EC2.180 on the interface whose check was turned off, nothing on the other
+    assert _rules_findings(_audited(interfaces[router["NetworkInterfaceId"]])) == {
+        ("ec2.network_interface.source-dest-check-disabled", "source-dest-check")
+    }
+    assert _rules_findings(_audited(interfaces[plain["NetworkInterfaceId"]])) == set()
+    # FSBP EC2.17: the instance now has two interfaces (moto's defaults as in the test above)
+    assert _rules_findings(_audited(instances[instance])) == {
+        ("ec2.instance.multiple-enis", "multiple-enis"),
+        ("ec2.instance.public-ip", "public-ip"),
+        ("ec2.instance.paravirtual", "paravirtual"),
+    }
+

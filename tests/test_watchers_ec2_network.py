@@ -247,3 +247,31 @@ def test_endpoint_policy_rules_on_watcher_output(aws):
         ("ec2.vpc_endpoint.policy-unknown-account", root),
         ("ec2.vpc_endpoint.policy-cross-account-root", root),
     }
+
+
+# --- CIS AWS Foundations v3.0 5.1 / FSBP EC2.21 and EC2.16 on moto output -----------------------
+
+
+def test_network_acl_compliance_rules_on_moto_output(aws):
+    client = boto3.client("ec2", region_name="us-east-1")
+    vpc = client.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
+    client.create_subnet(VpcId=vpc, CidrBlock="10.3.1.0/24")
+    spare = client.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    client.create_network_acl_entry(
+        NetworkAclId=spare, RuleNumber=100, Protocol="6", RuleAction="allow", Egress=False,
+        CidrBlock="0.0.0.0/0", PortRange={"From": 443, "To": 443},
+    )
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    audit = AuditContext(ACCOUNT, "test", {}, (), datetime(2024, 6, 1, tzinfo=UTC))
+    found = {}
+    for item in ec2.list_network_acls(make_ctx()):
+        if item.configuration["VpcId"] == vpc:
+            document = _normalized(item).document
+            found[item.id] = {(f.rule_id, f.key, f.score) for f in rules.evaluate(document, None, audit)}
+
+    default = next(ident for ident in found if ident != spare)
+    # AWS's default ACL allows everything from 0.0.0.0/0 (entry 100): scored 5, below AWS-default level 6
+    assert found[default] == {("ec2.network_acl.ingress-internet-admin-port", "100:0.0.0.0/0", 5)}
+    # the new ACL allows only 443 and is associated with no subnet
+    assert found[spare] == {("ec2.network_acl.unused", "", 2)}
+

@@ -321,6 +321,7 @@ def test_vpc_configuration(aws):
         "EnableDnsHostnames",
         "InternetGatewayIds",
         "FlowLogIds",
+        "FlowLogTrafficTypes",
         "Tags",
     }
     assert config["OwnerId"] == ACCOUNT
@@ -332,9 +333,11 @@ def test_vpc_configuration(aws):
     assert (config["EnableDnsSupport"], config["EnableDnsHostnames"]) == (True, True)
     assert config["InternetGatewayIds"] == [ids["gateway"]]
     assert config["FlowLogIds"] == [ids["flow_log"]], "a subnet's flow log is not the VPC's"
+    assert config["FlowLogTrafficTypes"] == ["ALL"]
     assert config["Tags"] == {"Name": "prod"}
     assert items[ids["other"]].configuration["InternetGatewayIds"] == [ids["other_gateway"]]
     assert items[ids["other"]].configuration["FlowLogIds"] == []
+    assert items[ids["other"]].configuration["FlowLogTrafficTypes"] == []
     assert items[ids["other"]].configuration["EnableDnsHostnames"] is False
     (default,) = [i for i in items.values() if i.configuration["IsDefault"]]
     assert default.name == default.id
@@ -975,6 +978,30 @@ def test_flow_logs_and_accept_only_rule(aws):
 
     findings = audit(documents(list(items.values())))
     assert findings == {("ec2.flow_log.accept-only", ids["subnet_log"], "")}
+
+
+def test_vpc_flow_log_rule_wants_rejected_traffic_logged(aws):
+    """CIS 3.7 / FSBP EC2.6: a VPC whose only flow log records ACCEPT fails like one without any;
+    the traffic types come from the DescribeFlowLogs answer the watcher already reads."""
+    accept_only = aws.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+    rejected = aws.create_vpc(CidrBlock="10.62.0.0/16")["Vpc"]["VpcId"]
+    for vpc, traffic in ((accept_only, "ACCEPT"), (rejected, "REJECT")):
+        aws.create_flow_logs(ResourceIds=[vpc], ResourceType="VPC", TrafficType=traffic,
+                             LogGroupName=f"logs-{traffic}",
+                             DeliverLogsPermissionArn=f"arn:aws:iam::{ACCOUNT}:role/flow-logs")
+    ctx = make_ctx()
+
+    items = by_id(vpcw.list_vpcs(ctx))
+
+    assert items[accept_only].configuration["FlowLogTrafficTypes"] == ["ACCEPT"]
+    assert items[rejected].configuration["FlowLogTrafficTypes"] == ["REJECT"]
+    assert ctx.calls["ec2:DescribeFlowLogs"] == 1
+    findings = audit(documents([items[accept_only], items[rejected]]))
+    assert ("ec2.vpc.flow-logs-disabled", accept_only, "") in findings
+    assert not any(rule == "ec2.vpc.flow-logs-disabled" and ident == rejected for rule, ident, _ in findings)
+    # an unchanged resync yields identical documents
+    first, second = ({i.id: normalized(i).content for i in vpcw.list_vpcs(make_ctx())} for _ in range(2))
+    assert first == second
 
 
 # --- ec2.vpn_connection -----------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -142,6 +144,12 @@ def test_repository_deleted_between_list_and_describe_is_skipped(aws, monkeypatc
 def test_normalised_document_and_rules_on_a_moto_made_repository(aws):
     _web_repository(aws)
     aws.create_repository(repositoryName="private")
+    aws.create_repository(
+        repositoryName="hardened",
+        imageTagMutability="IMMUTABLE",
+        imageScanningConfiguration={"scanOnPush": True},
+    )
+    aws.put_lifecycle_policy(repositoryName="hardened", lifecyclePolicyText=json.dumps(LIFECYCLE))
     rules = RuleSet.load({}, base_dir=Path.cwd())
     audit_ctx = AuditContext(ACCOUNT, "test", {}, (), datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC))
 
@@ -153,11 +161,17 @@ def test_normalised_document_and_rules_on_a_moto_made_repository(aws):
         if item.id == "app/web":
             assert normalized.document["configuration"]["Policy"] == POLICY
 
+    defaults = {  # FSBP ECR.1-3 on a repository created with moto's (and AWS's) defaults
+        ("ecr.repository.scan-on-push-disabled", "scan-on-push"),
+        ("ecr.repository.tag-mutable", "tag-mutability"),
+        ("ecr.repository.no-lifecycle-policy", "lifecycle-policy"),
+    }
     assert found["app/web"] == {
         ("ecr.repository.policy-unknown-account", STRANGER),
         ("ecr.repository.policy-cross-account-root", STRANGER),
     }
-    assert found["private"] == set()
+    assert found["private"] == defaults
+    assert found["hardened"] == set()
 
 
 # --- Stubber: failures ---
@@ -227,3 +241,22 @@ def test_technology_metadata():
         "ecr:GetLifecyclePolicy",
         "ecr:ListTagsForResource",
     }
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_repository(client: Callable[..., Any]) -> None:
+    """A repository with a cross-account policy, a lifecycle policy and a tag (issues of score 10)."""
+    ecr_client = client("ecr")
+    ecr_client.create_repository(repositoryName="seed/app", tags=[{"Key": "team", "Value": "web"}])
+    ecr_client.set_repository_policy(repositoryName="seed/app", policyText=json.dumps(POLICY))
+    ecr_client.put_lifecycle_policy(repositoryName="seed/app", lifecyclePolicyText=json.dumps(LIFECYCLE))
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"ecr.repository": _seed_repository}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
+    assert [item.id for item in ecr.list_repositories(make_ctx())] == ["seed/app"]

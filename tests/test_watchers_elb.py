@@ -359,8 +359,19 @@ def test_audit_rules_read_the_watchers_output(aws):
         ("elb.load_balancer.internet-facing", "scheme"),
         ("elb.load_balancer.tls-policy-weak", "443:tls-ref:ELBSecurityPolicy-TLS-1-0-2015-04"),
         ("elb.load_balancer.tls-1-0-allowed", "443:tls-ref:ELBSecurityPolicy-TLS-1-0-2015-04"),
+        # FSBP: ELB.8 (not TLS-1-2-2017-01), ELB.3 (the HTTP listener), ELB.10 (one zone), ELB.9
+        ("elb.load_balancer.tls-policy-not-recommended", "443"),
+        ("elb.load_balancer.listener-not-encrypted", "80"),
+        ("elb.load_balancer.single-az", "single-az"),
+        ("elb.load_balancer.cross-zone-disabled", "cross-zone"),
     }
-    assert found["quiet"] == {("elb.load_balancer.access-logs-disabled", "access-logs")}
+    assert found["quiet"] == {
+        ("elb.load_balancer.access-logs-disabled", "access-logs"),
+        ("elb.load_balancer.listener-not-encrypted", "80"),
+        ("elb.load_balancer.single-az", "single-az"),
+        ("elb.load_balancer.cross-zone-disabled", "cross-zone"),
+        ("elb.load_balancer.connection-draining-disabled", "connection-draining"),
+    }
 
 
 def test_technology_metadata():

@@ -353,6 +353,8 @@ def test_audit_rules_read_the_watchers_output(aws):
         ("elbv2.load_balancer.access-logs-disabled", "access-logs"),
         ("elbv2.load_balancer.tls-policy-weak", f"443:{WEAK}"),
         ("elbv2.load_balancer.tls-1-0-allowed", f"443:{WEAK}"),
+        # FSBP ELB.4: moto reports routing.http.drop_invalid_header_fields.enabled false (AWS's default)
+        ("elbv2.load_balancer.invalid-headers-not-dropped", "drop-invalid-headers"),
     }
 
 

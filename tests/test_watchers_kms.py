@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -453,3 +455,35 @@ def test_grants_aws_services_make_and_retire_are_counted_not_recorded(aws):
     assert content() == before, "a service's grant must not make a commit"
     client.revoke_grant(KeyId=key_id, GrantId=grant["GrantId"])
     assert content() == before
+
+
+def test_key_scheduled_for_deletion_is_an_issue_of_score_10(aws):
+    """FSBP KMS.3 on a key moto schedules for deletion (and rotation is not reported on it)."""
+    doomed = aws.create_key(Description="old data")["KeyMetadata"]["KeyId"]
+    aws.schedule_key_deletion(KeyId=doomed, PendingWindowInDays=7)
+    (tech,) = kms.TECHNOLOGIES
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    ctx = AuditContext(ACCOUNT, "test", {}, (), datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC))
+
+    (item,) = kms.list_keys(make_ctx())
+    document = normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").document
+    found = {(f.rule_id, f.key, f.score) for f in rules.evaluate(document, None, ctx)}
+
+    assert found == {("kms.key.pending-deletion", "pending-deletion", 10)}
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_key(client: Callable[..., Any]) -> None:
+    """A customer-managed key with a cross-account policy, an alias, a grant and tags."""
+    _app_key(client("kms"))
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"kms.key": _seed_key}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
+    (item,) = kms.list_keys(make_ctx())
+    assert item.name == "alias/app"

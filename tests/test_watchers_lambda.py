@@ -6,8 +6,10 @@ import importlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -313,3 +315,63 @@ def test_technology_metadata():
     assert not {"CodeSha256", "CodeSize", "Version"} & set(TECH.ephemeral_paths)
     needed = {"lambda:ListFunctions", "lambda:GetPolicy", "lambda:GetFunctionUrlConfig", "lambda:ListTags"}
     assert needed <= set(TECH.iam_actions)
+
+
+def _rule_findings(function_id: str) -> set[tuple[str, str, int]]:
+    item = next(i for i in watcher.list_functions(make_ctx()) if i.id == function_id)
+    document = normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k").document
+    ruleset = RuleSet.load({}, base_dir=Path("."))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ctx = AuditContext.from_config({}, account_id=ACCOUNT, account_name="prod", now=now)
+    return {(f.rule_id, f.key, f.score) for f in ruleset.evaluate(document, None, ctx)}
+
+
+def test_deprecated_runtime_vpc_and_secret_names_on_moto_output(aws):
+    """FSBP Lambda.2 and Lambda.3 and the secret-by-name rule on functions moto makes: the rule
+    sees the variable names, the values stay hashed."""
+    client = boto3.client("lambda", region_name=REGION)
+    role = _role()
+    variables = {"DB_PASSWORD": SECRET, "DB_PASSWORD_SECRET_ARN": "arn:x", "STAGE": "prod"}
+    _create(client, "legacy", role, Environment={"Variables": variables})
+    client.update_function_configuration(FunctionName="legacy", Runtime="python3.8")
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.9.1.0/24", "a"), ("10.9.2.0/24", "b"))
+    ]
+    group = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+    _create(client, "modern", role, VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": [group]},
+            Environment={"Variables": {"TABLE_NAME": "orders", "API_KEY_PARAM": "/orders/api-key"}})
+
+    assert _rule_findings("legacy") == {
+        ("lambda.function.runtime-deprecated", "runtime:python3.8", 5),
+        ("lambda.function.not-in-vpc", "vpc", 2),
+        ("lambda.function.secret-in-environment", "env:DB_PASSWORD", 3),
+    }
+    assert _rule_findings("modern") == set()
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_function(client: Callable[..., Any]) -> None:
+    """A function with an environment, a public resource policy, a URL without auth and tags
+    (issues of score 10)."""
+    role = client("iam").create_role(RoleName="seed-fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    functions = client("lambda")
+    _create(functions, "seed-fn", role, Environment={"Variables": {"API_TOKEN": SECRET}}, Tags={"t": "web"})
+    functions.add_permission(
+        FunctionName="seed-fn", StatementId="public", Action="lambda:InvokeFunction", Principal="*"
+    )
+    functions.create_function_url_config(FunctionName="seed-fn", AuthType="NONE")
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"lambda.function": _seed_function}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
+    (item,) = watcher.list_functions(make_ctx())
+    assert item.id == "seed-fn"
+    assert item.configuration["FunctionUrlConfig"]["AuthType"] == "NONE"

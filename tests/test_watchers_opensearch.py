@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -49,6 +51,9 @@ def make_ctx(region: str = REGION) -> SliceContext:
 def aws():
     with mock_aws():
         yield boto3.client("opensearch", region_name=REGION)
+
+
+LOG_GROUP = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/opensearch/logs/"
 
 
 def _logs_domain(client, **overrides) -> None:
@@ -216,7 +221,20 @@ def test_domain_deleted_between_list_and_describe_is_skipped(aws, monkeypatch):
 
 
 def test_rules_on_moto_made_domains(aws):
-    _logs_domain(aws)
+    _logs_domain(
+        aws,
+        ClusterConfig={
+            "InstanceCount": 3,
+            "ZoneAwarenessEnabled": True,
+            "DedicatedMasterEnabled": True,
+            "DedicatedMasterType": "m6g.large.search",
+            "DedicatedMasterCount": 3,
+        },
+        LogPublishingOptions={
+            "ES_APPLICATION_LOGS": {"CloudWatchLogsLogGroupArn": LOG_GROUP + "errors", "Enabled": True},
+            "AUDIT_LOGS": {"CloudWatchLogsLogGroupArn": LOG_GROUP + "audit", "Enabled": True},
+        },
+    )
     aws.create_domain(
         DomainName="public",
         AccessPolicies=json.dumps(_policy("public", "*")),
@@ -234,6 +252,15 @@ def test_rules_on_moto_made_domains(aws):
         ("opensearch.domain.policy-internet", "*"),
         ("opensearch.domain.https-not-enforced", "enforce-https"),
         ("opensearch.domain.tls-policy-outdated", "tls-policy"),
+        # FSBP Opensearch.1-7 and .11 on a domain created with moto's (and AWS's) defaults
+        ("opensearch.domain.encryption-at-rest-disabled", "encryption-at-rest"),
+        ("opensearch.domain.not-in-vpc", "vpc"),
+        ("opensearch.domain.node-to-node-encryption-disabled", "node-to-node-encryption"),
+        ("opensearch.domain.error-logging-disabled", "error-logs"),
+        ("opensearch.domain.audit-logging-disabled", "audit-logs"),
+        ("opensearch.domain.fewer-than-three-data-nodes", "data-nodes"),
+        ("opensearch.domain.fewer-than-three-master-nodes", "master-nodes"),
+        ("opensearch.domain.fine-grained-access-control-disabled", "fine-grained-access-control"),
     }
     assert found["logs"] == set()
 
@@ -306,3 +333,23 @@ def test_technology_metadata():
     assert "ServiceSoftwareOptions.CurrentVersion" not in TECH.ephemeral_paths
     assert TECH.secret_paths == ("AdvancedSecurityOptions.MasterUserOptions.MasterUserPassword",)
     assert set(TECH.iam_actions) == {"es:ListDomainNames", "es:DescribeDomains", "es:ListTags"}
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_domain(client: Callable[..., Any]) -> None:
+    """A public domain with moto's defaults and an open access policy (issues of score 10)."""
+    client("opensearch").create_domain(
+        DomainName="seed-domain",
+        AccessPolicies=json.dumps(_policy("seed-domain", "*")),
+        TagList=[{"Key": "team", "Value": "search"}],
+    )
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"opensearch.domain": _seed_domain}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
+    assert [item.id for item in opensearch.list_domains(make_ctx())] == ["seed-domain"]

@@ -475,17 +475,42 @@ def test_rules_on_moto_made_resources(aws):
             document = normalized(item).document
             found[item.id] = {(f.rule_id, f.key) for f in rules.evaluate(document, None, audit)}
 
+    # app-db: FSBP / CIS checks on moto's defaults (single-AZ, no enhanced monitoring, no log
+    # exports, default port, tags not copied). moto reports no DBSubnetGroup for an instance created
+    # without one (AWS would place it in the default VPC), so RDS.18's not-in-vpc fires here.
     assert found["app-db"] == {
         ("rds.db_instance.publicly-accessible", "publicly-accessible"),
         ("rds.db_instance.storage-unencrypted", "storage-unencrypted"),
+        ("rds.db_instance.single-az", "single-az"),
+        ("rds.db_instance.enhanced-monitoring-disabled", "enhanced-monitoring"),
+        ("rds.db_instance.logs-not-exported", "logs-not-exported"),
+        ("rds.db_instance.default-port", "default-port"),
+        ("rds.db_instance.copy-tags-to-snapshot-disabled", "copy-tags"),
+        ("rds.db_instance.not-in-vpc", "not-in-vpc"),
     }
-    assert found["orders-1"] == set()
-    assert found["orders"] == {("rds.db_cluster.storage-unencrypted", "storage-unencrypted")}
+    # A member of an unencrypted cluster: RDS.3 / CIS 2.3.1 check every DB instance; the checks that
+    # the cluster decides (Multi-AZ, deletion protection, port, logs, tags) are not repeated.
+    assert found["orders-1"] == {
+        ("rds.db_instance.storage-unencrypted", "storage-unencrypted"),
+        ("rds.db_instance.enhanced-monitoring-disabled", "enhanced-monitoring"),
+        ("rds.db_instance.iam-auth-disabled", "iam-auth"),
+    }
+    assert found["orders"] == {
+        ("rds.db_cluster.storage-unencrypted", "storage-unencrypted"),
+        ("rds.db_cluster.single-az", "single-az"),
+        ("rds.db_cluster.deletion-protection-disabled", "deletion-protection"),
+        ("rds.db_cluster.iam-auth-disabled", "iam-auth"),
+        ("rds.db_cluster.default-port", "default-port"),
+        ("rds.db_cluster.copy-tags-to-snapshot-disabled", "copy-tags"),
+        ("rds.db_cluster.postgresql-log-not-exported", "postgresql-log"),
+    }
     assert found["shared"] == {
         ("rds.db_snapshot.public", "restore:all"),
         ("rds.db_snapshot.shared-friendly-account", "restore:111111111111"),
         ("rds.db_snapshot.shared-unknown-account", "restore:999999999999"),
+        ("rds.db_snapshot.unencrypted", "unencrypted"),
     }
     assert found["orders-shared"] == {
         ("rds.db_cluster_snapshot.shared-thirdparty-account", "restore:222222222222"),
+        ("rds.db_cluster_snapshot.unencrypted", "unencrypted"),
     }

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -11,7 +14,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from gitmonkey.audit import AuditContext, RuleSet
 from gitmonkey.aws import SliceContext
+from gitmonkey.normalize import normalize_item
 from gitmonkey.watchers import s3
 from tests.helpers import slice_context
 
@@ -36,6 +41,7 @@ PARTS = (
     "CORSRules",
     "Website",
     "OwnershipControls",
+    "ObjectLockConfiguration",
 )
 
 
@@ -237,3 +243,135 @@ def test_technology_metadata():
     assert tech.is_global
     assert "Acl.Grants" in tech.unordered_paths
     assert {"s3:ListAllMyBuckets", "s3:GetBucketPolicy", "s3:GetBucketAcl"} <= set(tech.iam_actions)
+
+
+# --- FSBP / CIS rules on real moto output -----------------------------------------------------------
+
+SSL_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::vault-bucket", "arn:aws:s3:::vault-bucket/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ],
+}
+
+
+def test_object_lock_is_recorded(aws):
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="vault-bucket", ObjectLockEnabledForBucket=True)
+    client.put_object_lock_configuration(
+        Bucket="vault-bucket",
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+        },
+    )
+    ctx = make_ctx()
+
+    (item,) = s3.list_buckets(ctx)
+
+    lock = item.configuration["ObjectLockConfiguration"]
+    assert lock["ObjectLockEnabled"] == "Enabled"
+    assert lock["Rule"]["DefaultRetention"]["Mode"] == "GOVERNANCE"
+    assert lock["Rule"]["DefaultRetention"]["Days"] == 30
+    assert ctx.calls["s3:GetObjectLockConfiguration"] == 1
+    tech = s3.TECHNOLOGIES[0]
+    again = s3.list_buckets(make_ctx())
+    assert [normalize_item(i, tech, account_id=ACCOUNT, secret_key=b"k").document for i in again] == [
+        normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").document
+    ]  # an unchanged resync writes the same document
+    assert "s3:GetBucketObjectLockConfiguration" in s3.TECHNOLOGIES[0].iam_actions
+
+
+def _findings(items: list) -> dict[str, set[tuple[str, str, int]]]:
+    tech = s3.TECHNOLOGIES[0]
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    ctx = AuditContext(ACCOUNT, "test", {}, (), datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC))
+    found = {}
+    for item in items:
+        document = normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").document
+        found[item.id] = {(f.rule_id, f.key, f.score) for f in rules.evaluate(document, None, ctx)}
+    return found
+
+
+def test_compliance_rules_on_moto_made_buckets(aws):
+    """A bare bucket fails the FSBP/CIS bucket recommendations; a hardened one passes every one
+    moto can set (moto does not keep MFADelete, so mfa-delete-disabled stays on both)."""
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="bare-bucket")
+    client.create_bucket(Bucket="log-bucket")
+    client.put_bucket_acl(Bucket="log-bucket", ACL="log-delivery-write")
+    client.create_bucket(Bucket="vault-bucket", ObjectLockEnabledForBucket=True)
+    client.put_bucket_policy(Bucket="vault-bucket", Policy=json.dumps(SSL_ONLY))
+    client.put_public_access_block(
+        Bucket="vault-bucket",
+        PublicAccessBlockConfiguration=dict.fromkeys(
+            ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+        ),
+    )
+    client.put_bucket_encryption(
+        Bucket="vault-bucket",
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k1"}}
+            ]
+        },
+    )
+    client.put_bucket_logging(
+        Bucket="vault-bucket",
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": "log-bucket", "TargetPrefix": "vault/"}},
+    )
+    client.put_bucket_lifecycle_configuration(
+        Bucket="vault-bucket",
+        LifecycleConfiguration={
+            "Rules": [{"ID": "old-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
+                       "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]
+        },
+    )
+
+    found = _findings(s3.list_buckets(make_ctx()))
+
+    recommendations = {
+        ("s3.bucket.ssl-not-required", "ssl-required", 5),
+        ("s3.bucket.access-logging-disabled", "access-logging", 5),
+        ("s3.bucket.versioning-disabled", "versioning", 2),
+        ("s3.bucket.mfa-delete-disabled", "mfa-delete", 2),
+        ("s3.bucket.lifecycle-not-configured", "lifecycle", 2),
+        ("s3.bucket.object-lock-disabled", "object-lock", 5),
+        ("s3.bucket.not-encrypted-with-kms", "kms-encryption", 5),
+    }
+    assert recommendations <= found["bare-bucket"]
+    assert found["vault-bucket"] & recommendations == {("s3.bucket.mfa-delete-disabled", "mfa-delete", 2)}
+    assert not any(rule == "s3.bucket.no-public-access-block" for rule, _, _ in found["vault-bucket"])
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_bucket(client: Callable[..., Any]) -> None:
+    """A bucket with a public-read policy, versioning, a lifecycle rule and tags (issues of score 10)."""
+    s3_client = client("s3")
+    s3_client.create_bucket(Bucket="seed-bucket")
+    s3_client.put_bucket_policy(
+        Bucket="seed-bucket",
+        Policy=json.dumps({**POLICY, "Statement": [{**POLICY["Statement"][0],
+                                                     "Resource": "arn:aws:s3:::seed-bucket/*"}]}),
+    )
+    s3_client.put_bucket_versioning(Bucket="seed-bucket", VersioningConfiguration={"Status": "Enabled"})
+    s3_client.put_bucket_tagging(Bucket="seed-bucket", Tagging={"TagSet": [{"Key": "team", "Value": "web"}]})
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"s3.bucket": _seed_bucket}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name="us-east-1": boto3.client(service, region_name=region_name))
+    (item,) = s3.list_buckets(make_ctx())
+    assert item.id == "seed-bucket"
+    assert item.configuration["Versioning"]["Status"] == "Enabled"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -264,3 +266,19 @@ def test_technology_metadata():
     assert set(TECH.iam_actions) == {"secretsmanager:ListSecrets", "secretsmanager:GetResourcePolicy"}
     assert {"LastAccessedDate", "LastChangedDate", "LastRotatedDate", "NextRotationDate",
             "SecretVersionsToStages"} == set(TECH.ephemeral_paths)
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_secret(client: Callable[..., Any]) -> None:
+    """A secret with a resource policy and tags, never rotated (an issue of score 1)."""
+    _db_secret(client("secretsmanager"))
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"secretsmanager.secret": _seed_secret}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
+    assert [item.id for item in secretsmanager.list_secrets(make_ctx())] == ["db/password"]

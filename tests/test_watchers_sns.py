@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -224,7 +226,8 @@ def test_changed_endpoint_url_changes_the_hash(aws):
 
 
 def test_audit_reads_the_watcher_output(aws):
-    """The built-in rules find the public policy of a real topic and nothing on a default one."""
+    """The built-in rules find the public policy of a real topic; a default topic has only the two
+    FSBP recommendations (no KMS key, no delivery status logging), which moto can produce."""
     _alerts_topic()
     boto3.client("sns", region_name=REGION).create_topic(Name="quiet")
     (tech,) = sns.TECHNOLOGIES
@@ -241,7 +244,11 @@ def test_audit_reads_the_watcher_output(aws):
     quiet = ruleset.evaluate(documents["quiet"], None, ctx)
 
     assert ("sns.topic.policy-internet", "*") in alerts
-    assert quiet == []
+    assert ("sns.topic.not-encrypted", "kms-encryption") not in alerts  # alias/aws/sns
+    assert {(f.rule_id, f.key, f.score) for f in quiet} == {
+        ("sns.topic.not-encrypted", "kms-encryption", 5),
+        ("sns.topic.delivery-status-logging-disabled", "delivery-status-logging", 5),
+    }
 
 
 def test_each_region_reads_only_its_own_topics(aws):
@@ -387,3 +394,21 @@ def test_an_uppercase_protocol_does_not_bypass_the_url_redaction(aws):
     (tech,) = sns.TECHNOLOGIES
     content = normalize_item(item, tech, account_id=ACCOUNT, secret_key=b"k").content.decode()
     assert "SECRET-TOKEN" not in content
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_topic(client: Callable[..., Any]) -> None:
+    """A topic with a tag, a subscription and no KMS key (issues of score 5)."""
+    sns_client = client("sns")
+    arn = sns_client.create_topic(Name="seed-topic", Tags=[{"Key": "team", "Value": "ops"}])["TopicArn"]
+    sns_client.subscribe(TopicArn=arn, Protocol="email", Endpoint="oncall@example.com")
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"sns.topic": _seed_topic}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
+    assert [item.id for item in sns.list_topics(make_ctx())] == ["seed-topic"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -330,3 +332,48 @@ def test_technology_metadata():
     assert {"ApproximateNumberOfMessages", "LastModifiedTimestamp"} <= set(TECH.ephemeral_paths)
     assert "CreatedTimestamp" not in TECH.ephemeral_paths
     assert set(TECH.iam_actions) == {"sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags"}
+
+
+def test_unencrypted_queue_is_found_on_moto_output(aws):
+    """FSBP SQS.1: moto's default (SSE-SQS on, as on AWS since 2022) passes; SSE turned off fires."""
+    aws.create_queue(QueueName="plain", Attributes={"SqsManagedSseEnabled": "false"})
+    aws.create_queue(QueueName="default")
+    aws.create_queue(
+        QueueName="kms", Attributes={"SqsManagedSseEnabled": "false", "KmsMasterKeyId": "alias/orders"}
+    )
+    rules = RuleSet.load({}, base_dir=Path.cwd())
+    ctx = AuditContext(ACCOUNT, "test", {}, (), datetime.datetime(2024, 6, 1, tzinfo=datetime.UTC))
+
+    found = {}
+    for item in sqs.list_queues(make_ctx()):
+        document = normalize_item(item, TECH, account_id=ACCOUNT, secret_key=b"k").document
+        found[item.id] = {(f.rule_id, f.key, f.score) for f in rules.evaluate(document, None, ctx)}
+
+    assert found == {"plain": {("sqs.queue.not-encrypted", "encryption", 5)}, "default": set(), "kms": set()}
+
+
+# --- the garbled-answer test's seeding -----------------------------------------------------------
+
+def _seed_queue(client: Callable[..., Any]) -> None:
+    """A queue with a dead-letter queue, a public policy and a tag (issues of score 10)."""
+    sqs_client = client("sqs")
+    dead = sqs_client.create_queue(QueueName="seed-dead")["QueueUrl"]
+    attributes = sqs_client.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]
+    dead_arn = attributes["QueueArn"]
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    sqs_client.create_queue(
+        QueueName="seed-queue",
+        Attributes={"Policy": json.dumps(policy),
+                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "5"})},
+        tags={"team": "orders"},
+    )
+
+
+GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {"sqs.queue": _seed_queue}
+
+
+def test_garble_seeds_create_items(aws):
+    for seed in GARBLE_SEEDS.values():
+        seed(lambda service, region_name="us-east-1": boto3.client(service, region_name=region_name))
+    assert sorted(item.id for item in sqs.list_queues(make_ctx("us-east-1"))) == ["seed-dead", "seed-queue"]

@@ -202,15 +202,52 @@ def _level(score: int) -> str:
     return "note"
 
 
+def compliance_tags(compliance: Mapping[str, Iterable[str]] | None) -> list[str]:
+    """SARIF tags naming the framework controls a rule implements: ``["cis-aws-3.0/5.2", "fsbp/EC2.19"]``."""
+    return [f"{framework}/{control}" for framework in sorted(compliance or {})
+            for control in (compliance or {})[framework]]
+
+
+def _builtin_compliance() -> dict[str, dict[str, tuple[str, ...]]]:
+    """The ``compliance`` declarations of the built-in rules (for ``rule_info`` without them)."""
+    from pathlib import Path
+
+    from gitmonkey.audit.rules import RuleSet
+
+    try:
+        return {r.id: r.compliance for r in RuleSet.load({}, base_dir=Path.cwd()).rules if r.compliance}
+    except Exception:  # a broken plugin must not break the SARIF output; its rules just go untagged
+        return {}
+
+
 def render_sarif(
     runs: Iterable[tuple[str, list[IssueRow], Mapping[str, bytes]]],
     rule_info: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log, one run per account: ``(account, rows, {item path: file content})``.
 
-    ``rule_info`` (rule id -> title/description/remediation) enriches the rule descriptors.
+    ``rule_info`` (rule id -> title/description/remediation/score/compliance) enriches the rule
+    descriptors. The framework controls a rule implements (its ``compliance``; taken from the
+    built-in rules when ``rule_info`` does not give them) become tags such as ``cis-aws-3.0/5.2``
+    on its descriptor and on each of its results.
     """
     rule_info = rule_info or {}
+    builtin: dict[str, dict[str, tuple[str, ...]]] | None = None
+    tags_of: dict[str, list[str]] = {}
+
+    def rule_tags(rule_id: str) -> list[str]:
+        nonlocal builtin
+        if rule_id not in tags_of:
+            info = rule_info.get(rule_id, {})
+            if "compliance" in info:
+                compliance = info["compliance"]
+            else:
+                if builtin is None:
+                    builtin = _builtin_compliance()
+                compliance = builtin.get(rule_id)
+            tags_of[rule_id] = compliance_tags(compliance)
+        return tags_of[rule_id]
+
     sarif_runs = []
     for account, rows, item_files in runs:
         rule_ids = sorted({r.issue.rule for r in rows})
@@ -227,7 +264,8 @@ def render_sarif(
                 "shortDescription": {"text": title},
                 "fullDescription": {"text": str(info.get("description") or title)},
                 "defaultConfiguration": {"level": _level(score)},
-                "properties": {"security-severity": f"{min(float(score), 10.0):.1f}", "tags": ["security"]},
+                "properties": {"security-severity": f"{min(float(score), 10.0):.1f}",
+                               "tags": ["security", *rule_tags(rule_id)]},
             }
             if info.get("remediation"):
                 descriptor["help"] = {"text": str(info["remediation"])}
@@ -259,6 +297,8 @@ def render_sarif(
                 "partialFingerprints": {FINGERPRINT_KEY: row.issue.fingerprint},
                 "properties": {"score": row.issue.score, "account": account, "jsonPath": row.issue.path},
             }
+            if rule_tags(row.issue.rule):
+                result["properties"]["tags"] = rule_tags(row.issue.rule)
             if row.issue.justified:
                 result["suppressions"] = [{
                     "kind": "external",

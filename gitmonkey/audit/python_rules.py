@@ -116,6 +116,15 @@ def _policy_key(technology: str) -> str:
     return policy.RESOURCE_POLICY_MAPS[technology] + ".<name>"
 
 
+# The FSBP controls a resource-policy rule decides exactly: each fails when the policy admits
+# anyone (Principal * without a limiting condition), which is what the "-internet" rule reports.
+_RESOURCE_POLICY_COMPLIANCE: dict[str, dict[str, tuple[str, ...]]] = {
+    "lambda.function.policy-internet": {"fsbp": ("Lambda.1",)},
+    "sns.topic.policy-internet": {"fsbp": ("SNS.4",)},
+    "sqs.queue.policy-internet": {"fsbp": ("SQS.3",)},
+    "kms.key.policy-internet": {"fsbp": ("KMS.5",)},
+}
+
 # A VPC endpoint's policy only governs traffic that already comes through the endpoint from
 # inside the VPC: `Principal: *` there (AWS's default) is not access from the internet.
 _NOT_INTERNET_FACING = {"ec2.vpc_endpoint"}
@@ -132,6 +141,7 @@ for _tech, _prefix in _RESOURCE_POLICY_PREFIX.items():
             title=_title,
             description=f"{_description} (policy: configuration.{_policy_key(_tech)})",
             remediation=_REMEDIATE_ARN if _suffix == "invalid-arn" else _REMEDIATE_POLICY,
+            compliance=_RESOURCE_POLICY_COMPLIANCE.get(f"{_prefix}-{_suffix}", {}),
         )
 
 

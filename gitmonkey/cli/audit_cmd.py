@@ -165,7 +165,8 @@ def _rule_info(config: Config) -> dict[str, dict[str, Any]]:
     except (RuleError, ConfigError):
         return {}
     return {r.id: {"title": r.title, "description": r.description, "remediation": r.remediation,
-                   "score": r.score} for r in ruleset.rules}
+                   "score": r.score, "compliance": {k: list(v) for k, v in r.compliance.items()}}
+            for r in ruleset.rules}
 
 
 @click.group()
@@ -197,13 +198,16 @@ def rules_list(technology: str | None, output_format: str, config_path: str | No
     if output_format == "json":
         echo_json([{"id": r.id, "technology": r.technology, "score": r.score, "title": r.title,
                     "description": r.description, "remediation": r.remediation, "source": r.source,
-                    "enabled": r.enabled} for r in selected])
+                    "enabled": r.enabled, "compliance": {k: list(v) for k, v in r.compliance.items()}}
+                   for r in selected])
         return
     width = max((len(r.id) for r in selected), default=2)
     tech_width = max((len(r.technology) for r in selected), default=10)
     for r in sorted(selected, key=lambda r: (r.technology, r.id)):
         flag = "" if r.enabled else "  (disabled)"
-        click.echo(f"{r.id:<{width}}  {r.technology:<{tech_width}}  {r.score:>2}  {r.title}{flag}")
+        controls = " ".join(f"{k}/{c}" for k, ids in sorted(r.compliance.items()) for c in ids)
+        controls = f"  [{controls}]" if controls else ""
+        click.echo(f"{r.id:<{width}}  {r.technology:<{tech_width}}  {r.score:>2}  {r.title}{flag}{controls}")
 
 
 @rules.command("test")

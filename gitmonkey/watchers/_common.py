@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import botocore.loaders
 import botocore.session
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 
 from gitmonkey.model import GLOBAL_REGION, Item
 
@@ -54,6 +56,83 @@ def call_or_absent(call: Callable[..., dict[str, Any]], absent_codes: Iterable[s
         raise
     response.pop("ResponseMetadata", None)
     return response
+
+
+# Error codes by which AWS says an endpoint does not offer an operation at all (an API newer than
+# the region or partition, or one a region does not support): EC2's UnsupportedOperation, the
+# query protocol's InvalidAction, the JSON protocols' UnknownOperationException, S3's NotImplemented.
+UNSUPPORTED_CODES = frozenset(
+    {"UnsupportedOperation", "InvalidAction", "UnknownOperationException", "NotImplemented"}
+)
+# moto's URL-routed services (in process and as a server) answer an operation they do not emulate so.
+_MOTO_NOT_IMPLEMENTED = (404, "Not yet implemented")
+# moto's server answers an operation it does not emulate (NotImplementedError), or a service it has
+# no backend for, with HTTP 500 and this page of werkzeug's, where AWS's own 5xx answers are AWS
+# error documents (InternalError, ServiceUnavailable...).
+_WERKZEUG_500 = ("<title>500 Internal Server Error</title>",
+                 "The server encountered an internal error and was unable to complete your request.")
+
+
+def read_if_supported(client: Any, read: Callable[[], T]) -> T | None:
+    """``read()`` (calls of ``client``), or ``None`` when the endpoint says it does not implement
+    or support the operation; every other failure raises, so that the slice fails and keeps its
+    files.
+
+    "Unsupported" is, and only is:
+
+    - an AWS error code in ``UNSUPPORTED_CODES``, or HTTP 501 (Not Implemented; LocalStack's
+      answer for an operation it lacks);
+    - moto in process: ``NotImplementedError`` (most services), or HTTP 404 "Not yet implemented"
+      (URL-routed services such as Access Analyzer);
+    - moto's server: HTTP 500 with werkzeug's generic error page (botocore raises
+      ``ClientError`` for JSON protocols, ``ResponseParserError`` for XML ones, as the page is not
+      XML). This is honoured only from an endpoint outside AWS's domains (``endpoint_url``): from
+      AWS a 5xx is a failure, whatever its body.
+
+    AccessDenied, throttling, timeouts and AWS's 5xx raise. A caller records which settings the
+    endpoint could not report instead of inventing a value for them, and rules do not fire on
+    them: a newer API that a region lacks, or moto, then makes no false issue and fails no sync.
+    """
+    try:
+        return read()
+    except NotImplementedError:
+        return None
+    except ClientError as exc:
+        if _unsupported(client, exc):
+            return None
+        raise
+    except ResponseParserError as exc:
+        if not _aws_endpoint(client) and all(part in str(exc) for part in _WERKZEUG_500):
+            return None
+        raise
+
+
+def _unsupported(client: Any, exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    message = error.get("Message") or ""
+    if error.get("Code") in UNSUPPORTED_CODES or status == 501:
+        return True
+    if (status, message) == _MOTO_NOT_IMPLEMENTED:
+        return True
+    return status == 500 and not _aws_endpoint(client) and all(part in message for part in _WERKZEUG_500)
+
+
+def _aws_endpoint(client: Any) -> bool:
+    """Whether ``client`` talks to AWS itself (a host in one of botocore's partitions' domains),
+    not to an ``endpoint_url`` of the configuration (a moto server, LocalStack)."""
+    host = urllib.parse.urlsplit(client.meta.endpoint_url).hostname or ""
+    return any(host == suffix or host.endswith(f".{suffix}") for suffix in _aws_dns_suffixes())
+
+
+@functools.cache
+def _aws_dns_suffixes() -> frozenset[str]:
+    partitions = botocore.loaders.create_loader().load_data("partitions")["partitions"]
+    suffixes = set()
+    for entry in partitions:
+        outputs = entry.get("outputs", {})
+        suffixes.update(filter(None, (outputs.get("dnsSuffix"), outputs.get("dualStackDnsSuffix"))))
+    return frozenset(suffixes)
 
 
 def pages(client: Any, operation: str, **params: Any) -> list[dict[str, Any]]:

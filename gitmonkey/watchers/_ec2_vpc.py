@@ -6,7 +6,8 @@ attributes of a VPC:
 
 - ``ec2.vpc``: ``DescribeVpcs``; then, only if the region has VPCs, ``DescribeInternetGateways``
   (the gateways attached to each VPC), ``DescribeFlowLogs`` (the ACTIVE flow logs whose
-  resource is the VPC: Security Monkey's "flow logs enabled" check is then a rule on the item),
+  resource is the VPC and the traffic types they record: Security Monkey's "flow logs enabled"
+  check, and CIS 3.7 / FSBP EC2.6, are then a rule on the item),
   and per VPC owned by the account ``DescribeVpcAttribute`` for ``enableDnsSupport`` and
   ``enableDnsHostnames`` (a VPC shared with the account by another one is the owner's to
   configure and is recorded there; its attributes are ``null`` here).
@@ -199,13 +200,13 @@ def _internet_gateways_by_vpc(gateways: Iterable[Mapping[str, Any]]) -> dict[str
     return attached
 
 
-def _flow_logs_by_resource(flow_logs: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """Resource id -> ids of its ACTIVE flow logs (Security Monkey: "a flow log that is not ACTIVE"
+def _flow_logs_by_resource(flow_logs: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Resource id -> its ACTIVE flow logs (Security Monkey: "a flow log that is not ACTIVE"
     does not count)."""
-    active: dict[str, list[str]] = defaultdict(list)
+    active: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for flow_log in flow_logs:
         if flow_log.get("FlowLogStatus") == "ACTIVE" and flow_log.get("ResourceId"):
-            active[flow_log["ResourceId"]].append(flow_log["FlowLogId"])
+            active[flow_log["ResourceId"]].append(flow_log)
     return active
 
 
@@ -223,9 +224,13 @@ def vpc_item(
     ctx: SliceContext,
     vpc: Mapping[str, Any],
     gateways: Mapping[str, list[str]],
-    flow_logs: Mapping[str, list[str]],
+    flow_logs: Mapping[str, list[Mapping[str, Any]]],
 ) -> Item:
-    """The item of one VPC; makes the two ``DescribeVpcAttribute`` calls of a VPC the account owns."""
+    """The item of one VPC; makes the two ``DescribeVpcAttribute`` calls of a VPC the account owns.
+
+    ``FlowLogTrafficTypes`` (the traffic types its ACTIVE flow logs record: ``ACCEPT``, ``REJECT``,
+    ``ALL``) is what CIS 3.7 and FSBP EC2.6 judge: a VPC whose only flow log records accepted
+    traffic does not log the rejected connection attempts they ask for."""
     vpc_id = vpc["VpcId"]
     owner = _owner(ctx, vpc)
     configuration = _fields(vpc, VPC_FIELDS)
@@ -245,7 +250,11 @@ def vpc_item(
     else:
         configuration["EnableDnsSupport"] = configuration["EnableDnsHostnames"] = None
     configuration["InternetGatewayIds"] = sorted(gateways.get(vpc_id, ()))
-    configuration["FlowLogIds"] = sorted(flow_logs.get(vpc_id, ()))
+    own_flow_logs = flow_logs.get(vpc_id, ())
+    configuration["FlowLogIds"] = sorted(f["FlowLogId"] for f in own_flow_logs)
+    configuration["FlowLogTrafficTypes"] = sorted(
+        {f["TrafficType"] for f in own_flow_logs if f.get("TrafficType")}
+    )
     arn = ec2_arn(ctx, owner, f"vpc/{vpc_id}")
     return tagged_item(ctx, "ec2.vpc", vpc_id, arn, configuration, vpc.get("Tags"))
 
@@ -462,7 +471,8 @@ TECHNOLOGIES: tuple[Technology, ...] = (
             "VPCs: CIDR blocks (IPv4 and IPv6), DHCP option set, tenancy, default flag, block public "
             "access and encryption control, Network Firewall associations, DNS support and DNS "
             "hostnames (VPCs the account owns), the attached internet gateways (InternetGatewayIds) "
-            "and the ACTIVE flow logs of the VPC (FlowLogIds), tags."
+            "and the ACTIVE flow logs of the VPC (FlowLogIds) with the traffic types they record "
+            "(FlowLogTrafficTypes), tags."
         ),
         ephemeral_paths=(
             "State",
@@ -479,6 +489,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
             "NetworkFirewallAssociations",
             "InternetGatewayIds",
             "FlowLogIds",
+            "FlowLogTrafficTypes",
         ),
         always_returned={
             "ec2:DescribeVpcs": ("Vpcs",),

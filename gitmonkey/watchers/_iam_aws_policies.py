@@ -36,7 +36,8 @@ def list_aws_policies(ctx: SliceContext) -> list[Item]:
             "AttachmentCount": entry.get("AttachmentCount", 0),
             "PermissionsBoundaryUsageCount": entry.get("PermissionsBoundaryUsageCount", 0),
         }
-        return Item("iam.aws_policy", ctx.region, entry["PolicyName"], entry["PolicyName"], arn, configuration)
+        name = entry["PolicyName"]
+        return Item("iam.aws_policy", ctx.region, name, name, arn, configuration)
 
     return describe_each(describe, listed, name="iam-aws-policy", gone=("NoSuchEntity",))
 

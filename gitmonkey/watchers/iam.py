@@ -1,10 +1,58 @@
 """IAM watchers: users, roles, groups, customer-managed policies, server certificates, SAML providers.
 
 One paginated GetAccountAuthorizationDetails, shared by the four technologies through
-``ctx.shared``, gives nearly everything. Users additionally need their access keys, MFA devices
-and login profile (three calls per user); last-use facts come from the account's credential
-report, with GetAccessKeyLastUsed only for keys newer than the report. Roles take
-``MaxSessionDuration`` and ``Description`` from one paginated ListRoles.
+``ctx.shared``, gives nearly everything. Roles take ``MaxSessionDuration`` and ``Description``
+from one paginated ListRoles.
+
+Users cost one call each (ListAccessKeys: AWS has no account-wide key listing, and the credential
+report only has two key slots); account-wide reads carry what per-user calls carried before:
+
+- The credential report (GenerateCredentialReport + GetCredentialReport, shared with
+  ``iam.root``) gives each user's ``password_enabled``, ``password_last_changed``,
+  ``password_last_used`` and ``mfa_active``, and the last use of each key slot.
+- One paginated ListVirtualMFADevices(AssignmentStatus=Assigned) gives every virtual MFA device
+  assigned in the account with its ``User`` and ``EnableDate``.
+
+AWS facts this rests on (IAM API reference and User Guide): ListVirtualMFADevices lists the
+*virtual* MFA devices of the account only; passkeys and security keys (FIDO) and hardware TOTP
+tokens are other MFA types, which only the per-user ListMFADevices lists ("all the MFA devices
+associated with the specified user"); a user may have up to eight MFA devices of any mix of
+types. The credential report's ``mfa_active`` is true when the user has any MFA device enabled,
+``password_enabled`` when the user has a console password; IAM generates a new report at most
+once every four hours (an older report is returned until then), so the report is as of its
+generation time. The report never holds the virtual devices' seeds, nor does this module record
+the ``Base32StringSeed`` / ``QRCodePNG`` members that the virtual device structure can carry.
+
+Per user, therefore:
+
+- ``MFADevices`` = the user's assigned virtual devices (live). Only for a user with no assigned
+  virtual device does ListMFADevices run, and only when the report does not say
+  ``mfa_active=false`` (a report row that is the user's, with a readable value): it lists the
+  hardware and FIDO devices. The definition is the same on both paths (report row or per-user
+  fallback), so a read from the report and a per-user read of the same state record the same
+  list: no commit flaps when a user moves from one path to the other. Consequence, a deliberate
+  one: a non-virtual device of a user who *also* has a virtual device is not listed (such a user
+  has MFA either way); existing repositories see that device leave ``MFADevices`` once.
+- ``LoginProfile`` = ``null`` when the report says ``password_enabled=false``, else
+  ``{"PasswordLastChanged": <password_last_changed>}`` (ephemeral, so the committed document is
+  ``{}``: only the presence of a console password is history, as before, and a fallback read,
+  whose date is the login profile's ``CreateDate``, commits nothing different). GetLoginProfile
+  runs only for a user the report cannot speak for (no row, a row of an earlier user of the same
+  name, or an unreadable ``password_enabled``): users created after the report.
+  ``LoginProfile.CreateDate`` and ``LoginProfile.PasswordResetRequired`` are no longer recorded
+  (the report has neither): existing repositories see each console user's ``LoginProfile``
+  change once to ``{}``. The existing rules test only that ``LoginProfile`` is present.
+- Access keys: ListAccessKeys (live); last use from the report slot whose ``last_rotated`` is the
+  key's creation second, else GetAccessKeyLastUsed (a key newer than the report, or two keys
+  created in the same second).
+
+Freshness: what is read live (users, policies, groups, access keys, virtual MFA devices) is
+current. What the report says is as of its generation: a console password set or removed, or a
+hardware/FIDO device enabled with no virtual device, after the report was generated is recorded
+at the first sync after IAM regenerates it (every sync asks for a report, and IAM makes a new one
+once the last is four hours old), as one ordinary change, never as a flap. A report that says
+``mfa_active=true`` is always checked live (ListMFADevices), so a removed device is never
+recorded as present; a user created after the report is read entirely live.
 
 Server certificates and SAML providers are listed and then read one by one. Neither records a
 large public document as such: a certificate is recorded by its SHA-256 fingerprint (of the DER,
@@ -26,16 +74,15 @@ import time
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from gitmonkey.aws import SliceContext
 from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.model import Item, Technology
+from gitmonkey.watchers import _iam_aws_policies
 from gitmonkey.watchers._common import (
     call_or_absent,
     collect,
     decode_policy,
-    is_error,
+    describe_each,
     pages,
     partition,
     posture_item,
@@ -174,28 +221,86 @@ def _access_keys(iam: Any, user: str, row: dict[str, str] | None) -> list[dict[s
     return sorted(keys, key=lambda k: k["AccessKeyId"])
 
 
-def _user_item(ctx: SliceContext, iam: Any, detail: dict[str, Any], row: dict[str, str] | None) -> Item:
+def _report_bool(row: dict[str, str] | None, column: str) -> bool | None:
+    """A boolean column of the user's report row; ``None`` without a row or with another value
+    (the caller then asks AWS per user instead of guessing)."""
+    value = (row or {}).get(column)
+    value = value.strip().lower() if isinstance(value, str) else None
+    return {"true": True, "false": False}.get(value or "")
+
+
+class VirtualMFA:
+    """The account's assigned virtual MFA devices, by the ARN of the user they are assigned to.
+
+    ``unattributed``: an assigned device came without its ``User``; no user can then be said to
+    have no virtual device, so every user without one is asked per user (ListMFADevices).
+    """
+
+    def __init__(self, devices: list[dict[str, Any]]) -> None:
+        self.by_user: dict[str, list[dict[str, Any]]] = {}
+        self.unattributed = False
+        for device in devices:
+            arn = (device.get("User") or {}).get("Arn")
+            if not arn:
+                self.unattributed = True
+                continue
+            entry = {"SerialNumber": device["SerialNumber"], "EnableDate": device.get("EnableDate")}
+            self.by_user.setdefault(arn, []).append(entry)
+
+
+def assigned_virtual_mfa(ctx: SliceContext) -> VirtualMFA:
+    """Every virtual MFA device assigned in the account (one paginated ListVirtualMFADevices)."""
+    iam = ctx.client("iam")
+    devices = collect(iam, "list_virtual_mfa_devices", "VirtualMFADevices", AssignmentStatus="Assigned")
+    return VirtualMFA(devices)
+
+
+def _mfa_devices(
+    iam: Any, detail: dict[str, Any], row: dict[str, str] | None, virtual: VirtualMFA
+) -> list[dict[str, Any]]:
+    """The user's assigned virtual devices; without one, ListMFADevices unless the report (the
+    user's own row) says ``mfa_active=false``. See the module docstring for why."""
+    assigned = virtual.by_user.get(detail["Arn"])
+    if assigned:
+        devices = assigned
+    elif not virtual.unattributed and _report_bool(row, "mfa_active") is False:
+        devices = []
+    else:
+        devices = [
+            {"SerialNumber": d["SerialNumber"], "EnableDate": d.get("EnableDate")}
+            for d in collect(iam, "list_mfa_devices", "MFADevices", UserName=detail["UserName"])
+        ]
+    return sorted(devices, key=lambda d: d["SerialNumber"])
+
+
+def _login_profile(iam: Any, name: str, row: dict[str, str] | None) -> dict[str, Any] | None:
+    """``None`` without a console password, else ``{"PasswordLastChanged": ...}`` (ephemeral):
+    from the report, or GetLoginProfile for a user the report cannot speak for."""
+    enabled = _report_bool(row, "password_enabled")
+    if enabled is None:
+        answer = call_or_absent(iam.get_login_profile, ("NoSuchEntity",), UserName=name)
+        if answer is None:
+            return None
+        changed = answer["LoginProfile"].get("CreateDate")
+    elif enabled:
+        changed = _report_time((row or {}).get("password_last_changed"))
+    else:
+        return None
+    return {} if changed is None else {"PasswordLastChanged": changed}
+
+
+def _user_item(
+    ctx: SliceContext, detail: dict[str, Any], row: dict[str, str] | None, virtual: VirtualMFA
+) -> Item:
+    iam = ctx.client("iam")  # in the worker thread, so that its calls count to this slice
     name = detail["UserName"]
     configuration = _common_fields(detail, "User")
     configuration["UserPolicyList"] = _inline_policies(detail.get("UserPolicyList"))
     configuration["GroupList"] = sorted(detail.get("GroupList") or ())
+    # First, so that a user deleted since the account-wide read fails here with NoSuchEntity.
     configuration["AccessKeys"] = _access_keys(iam, name, row)
-    configuration["MFADevices"] = sorted(
-        (
-            {"SerialNumber": d["SerialNumber"], "EnableDate": d.get("EnableDate")}
-            for d in collect(iam, "list_mfa_devices", "MFADevices", UserName=name)
-        ),
-        key=lambda d: d["SerialNumber"],
-    )
-    profile = call_or_absent(iam.get_login_profile, ("NoSuchEntity",), UserName=name)
-    configuration["LoginProfile"] = (
-        None
-        if profile is None
-        else {
-            "CreateDate": profile["LoginProfile"].get("CreateDate"),
-            "PasswordResetRequired": profile["LoginProfile"].get("PasswordResetRequired", False),
-        }
-    )
+    configuration["MFADevices"] = _mfa_devices(iam, detail, row, virtual)
+    configuration["LoginProfile"] = _login_profile(iam, name, row)
     password_used = _report_time(row.get("password_last_used")) if row else None
     if password_used is not None:
         configuration["PasswordLastUsed"] = password_used
@@ -212,22 +317,26 @@ def _report_row(report: dict[str, dict[str, str]], detail: dict[str, Any]) -> di
     return row
 
 
+# Per-user reads run on a small pool: IAM's request rate is account-wide and modest.
+USER_WORKERS = 4
+
+
 def list_users(ctx: SliceContext) -> list[Item]:
+    """Every IAM user: the shared account-wide reads, then one ListAccessKeys per user (plus the
+    fallbacks of the module docstring). A user deleted since the account-wide read (NoSuchEntity
+    from its per-user calls) is left out; any other failure raises."""
     details = authorization_details(ctx)["UserDetailList"]
     if not details:
         return []
     report = credential_report(ctx)
-    iam = ctx.client("iam")
-    items = []
-    for detail in details:
-        try:
-            items.append(_user_item(ctx, iam, detail, _report_row(report, detail)))
-        except ClientError as exc:
-            # Listing keys of a user deleted since the account-wide read: the user is gone.
-            if is_error(exc, "NoSuchEntity"):
-                continue
-            raise
-    return items
+    virtual = assigned_virtual_mfa(ctx)
+    return describe_each(
+        lambda detail: _user_item(ctx, detail, _report_row(report, detail), virtual),
+        details,
+        workers=USER_WORKERS,
+        name="iam-user",
+        gone=("NoSuchEntity",),
+    )
 
 
 def list_roles(ctx: SliceContext) -> list[Item]:
@@ -464,11 +573,13 @@ TECHNOLOGIES = (
         is_global=True,
         list_items=list_users,
         description=(
-            "IAM users: access keys, MFA devices, console password, inline and attached policies, "
-            "groups, tags, permissions boundary."
+            "IAM users: access keys, MFA devices (virtual ones account-wide; hardware and FIDO ones "
+            "for users without a virtual device), console password (from the credential report), "
+            "inline and attached policies, groups, tags, permissions boundary."
         ),
         ephemeral_paths=(
             "PasswordLastUsed",
+            "LoginProfile.PasswordLastChanged",
             "AccessKeys.*.LastUsedDate",
             "AccessKeys.*.LastUsedService",
             "AccessKeys.*.LastUsedRegion",
@@ -479,6 +590,7 @@ TECHNOLOGIES = (
                 "UserDetailList", "RoleDetailList", "GroupDetailList", "Policies",
             ),
             "iam:GetCredentialReport": ("Content",),
+            "iam:ListVirtualMFADevices": ("VirtualMFADevices",),
             "iam:ListAccessKeys": ("AccessKeyMetadata",),
             "iam:ListMFADevices": ("MFADevices",),
             "iam:GetLoginProfile": ("LoginProfile",),
@@ -487,6 +599,7 @@ TECHNOLOGIES = (
             _GAAD_ACTION,
             "iam:GenerateCredentialReport",
             "iam:GetCredentialReport",
+            "iam:ListVirtualMFADevices",
             "iam:ListAccessKeys",
             "iam:GetAccessKeyLastUsed",
             "iam:ListMFADevices",
@@ -628,6 +741,7 @@ def list_root(ctx: SliceContext) -> list[Item]:
 
 TECHNOLOGIES = (
     *TECHNOLOGIES,
+    *_iam_aws_policies.TECHNOLOGIES,
     Technology(
         name="iam.password_policy",
         is_global=True,

@@ -37,6 +37,10 @@ _PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
     ("Tags", "get_bucket_tagging", "TagSet", ("NoSuchTagSet",)),
     ("OwnershipControls", "get_bucket_ownership_controls", "OwnershipControls",
      ("OwnershipControlsNotFoundError",)),
+    # Object Lock (write-once-read-many retention): FSBP S3.15 reads it. Only a bucket created with
+    # it or later switched on has one; the others answer ObjectLockConfigurationNotFoundError.
+    ("ObjectLockConfiguration", "get_object_lock_configuration", "ObjectLockConfiguration",
+     ("ObjectLockConfigurationNotFoundError",)),
 )
 
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
@@ -92,8 +96,8 @@ TECHNOLOGIES = (
         is_global=True,
         list_items=list_buckets,
         description=(
-            "S3 buckets: region, policy, ACL, public access block, encryption, versioning, logging, "
-            "lifecycle, CORS, website, tags, ownership controls."
+            "S3 buckets: region, policy, ACL, public access block, encryption, versioning (with MFA "
+            "delete), logging, lifecycle, CORS, website, tags, ownership controls, Object Lock."
         ),
         unordered_paths=("Acl.Grants",),
         always_returned={
@@ -115,6 +119,7 @@ TECHNOLOGIES = (
             "s3:GetBucketWebsite",
             "s3:GetBucketTagging",
             "s3:GetBucketOwnershipControls",
+            "s3:GetBucketObjectLockConfiguration",
         ),
     ),
 )
