@@ -179,7 +179,9 @@ def test_a_sync_killed_before_notifying_delivers_its_issues_once(
         assert run_sync(notifying_config).exit_code == 0
         assert run_sync(notifying_config).exit_code == 0
     events = [e for p in _payloads(receiver) for e in p["events"] if e["kind"] == "issue.new"]
-    ssh = [e for e in events if e["item_id"] == sg and "22" in e["details"]["details"]]
+    ingress = "ec2.security_group.ingress-internet"
+    ssh = [e for e in events if e["item_id"] == sg
+           and e["details"]["rule"] == ingress and "22" in e["details"]["details"]]
     assert len(ssh) == 1
     fingerprints = [e["details"]["fingerprint"] for e in events]
     assert len(fingerprints) == len(set(fingerprints))

@@ -174,12 +174,19 @@ def test_overrides_by_rule_and_account(tmp_path: Path) -> None:
     def scores(context: AuditContext) -> dict[str, int]:
         return {f.rule_id: f.score for f in rules.evaluate(document, None, context)}
 
+    # SSH from anywhere is also CIS 5.2 (admin port), FSBP EC2.18 (not 80/443) and EC2.19 (high risk).
     assert scores(ctx()) == {
         "ec2.security_group.ingress-internet": 10,
         "ec2.security_group.egress-internet": 10,
+        "ec2.security_group.admin-port-internet-ipv4": 5,
+        "ec2.security_group.ingress-internet-unauthorized-port": 8,
+        "ec2.security_group.ingress-internet-high-risk-port": 10,
     }
     assert scores(ctx("222233334444", "sandbox"))["ec2.security_group.ingress-internet"] == 3
-    assert scores(ctx("999999999999", "other")) == {"ec2.security_group.egress-internet": 10}
+    assert scores(ctx("999999999999", "other")) == {
+        "ec2.security_group.egress-internet": 10,
+        "ec2.security_group.admin-port-internet-ipv4": 5,
+    }
     assert RuleSet.load({}, base_dir=tmp_path).evaluate(document, None, ctx())[0].rule_id == (
         "ec2.security_group.ingress-internet"
     )
