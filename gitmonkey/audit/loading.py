@@ -134,26 +134,44 @@ def load_rule_file(path: Path, cache: ValidationCache | None = None) -> list[Rul
     """
     try:
         text = path.read_text(encoding="utf-8")
-        data = yamlio.safe_load(text)
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
+    digest = ValidationCache.digest(schema_text("rule.schema.json"), text)
+    data = cache.parsed(digest) if cache is not None else None
+    if data is None:
+        data = _parsed_and_checked(path, text, validated=cache is not None and cache.known(digest))
+    rules = []
+    for index, spec in enumerate(data["rules"]):
+        try:
+            rules.append(_compile_rule(spec, str(path)))
+        except filters.FilterError as exc:
+            raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
+    if cache is not None:
+        cache.remember(digest, data)
+    return rules
+
+
+def _parsed_and_checked(path: Path, text: str, *, validated: bool) -> Any:
+    """The rule file's YAML, its filters compiled (for an error naming the rule) and, unless it
+    ``validated`` before, checked against the rule schema."""
+    try:
+        data = yamlio.safe_load(text)
     except yaml.YAMLError as exc:
         raise RuleError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("rules"), list):
         raise RuleError(f"{path}: expected a mapping with a 'rules:' list")
+    if validated:
+        return data
     for index, spec in enumerate(data["rules"]):
         if isinstance(spec, Mapping) and "filter" in spec:
             try:
                 filters.compile_filter(spec["filter"])
             except filters.FilterError as exc:
                 raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
-    digest = ValidationCache.digest(schema_text("rule.schema.json"), text)
-    error = None
-    if cache is None or not cache.known(digest):
-        import jsonschema
+    import jsonschema
 
-        validator = jsonschema.Draft202012Validator(load_schema("rule.schema.json"))
-        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    validator = jsonschema.Draft202012Validator(load_schema("rule.schema.json"))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         parts = list(error.absolute_path)
         label = "file"
@@ -162,15 +180,7 @@ def load_rule_file(path: Path, cache: ValidationCache | None = None) -> list[Rul
             parts = parts[2:]
         where = error_path(parts) or "(the rule)"
         raise RuleError(f"{path}: {label}: {where}: {error.message}")
-    rules = []
-    for index, spec in enumerate(data["rules"]):
-        try:
-            rules.append(_compile_rule(spec, str(path)))
-        except filters.FilterError as exc:
-            raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
-    if cache is not None:
-        cache.remember(digest)
-    return rules
+    return data
 
 
 def load_rule_dir(directory: Path, cache: ValidationCache | None = None) -> list[Rule]:
