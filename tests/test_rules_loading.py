@@ -326,3 +326,34 @@ def test_importing_the_audit_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_entry_points_are_listed_from_the_state_dir_until_sys_path_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.metadata
+
+    from gitmonkey.audit.loading import ENTRY_POINTS_CACHE, entry_point_rules
+
+    site = tmp_path / "site"
+    write(site, "gm_plugin_rules.py", PLUGIN)
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    assert entry_point_rules(state) == []
+    assert (state / ENTRY_POINTS_CACHE).is_file()
+
+    scans: list[str] = []
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: scans.append("scan") or real(**kw))
+    assert entry_point_rules(state) == []
+    assert scans == []
+
+    # Installing a package adds its dist-info to a sys.path directory: the next load sees it.
+    dist = site / "gm_plugin-1.0.dist-info"
+    write(dist, "METADATA", "Metadata-Version: 2.1\nName: gm-plugin\nVersion: 1.0\n")
+    write(dist, "entry_points.txt", "[gitmonkey.rules]\nweb = gm_plugin_rules\n")
+    assert [r.id for r in entry_point_rules(state)] == ["plugin.named-web"]
+    assert scans == ["scan"]
+    assert [r.id for r in entry_point_rules(state)] == ["plugin.named-web"]
+    assert scans == ["scan"]

@@ -80,12 +80,31 @@ def _rule_label(spec: Any, index: int) -> str:
     return f"rule #{index + 1}"
 
 
-def _compile_rule(spec: Mapping[str, Any], source: str) -> Rule:
+def _compiled_check(spec: Mapping[str, Any]) -> CheckFunction:
     node = filters.compile_filter(spec["filter"])
     _check_names(spec["filter"])
     finding = spec.get("finding") or {}
     details = filters.Template(finding["details"], "finding.details") if "details" in finding else None
     key = filters.Template(finding["key"], "finding.key") if "key" in finding else None
+    return _yaml_check(node, spec["title"], details, key)
+
+
+def _deferred_check(spec: Mapping[str, Any]) -> CheckFunction:
+    """The check, compiled when first run: the post-commit hook evaluates the rules of a few
+    technologies, and need not compile the filters and templates of all of them. Only for a rule
+    file whose content compiled and validated before (the same digest)."""
+    compiled: list[CheckFunction] = []
+
+    def check(document: dict, previous: dict | None, ctx: Any) -> Iterable[Hit]:
+        if not compiled:
+            compiled.append(_compiled_check(spec))
+        return compiled[0](document, previous, ctx)
+
+    return check
+
+
+def _compile_rule(spec: Mapping[str, Any], source: str, *, deferred: bool = False) -> Rule:
+    check = _deferred_check(spec) if deferred else _compiled_check(spec)
     return Rule(
         id=spec["id"],
         technology=spec["technology"],
@@ -94,7 +113,7 @@ def _compile_rule(spec: Mapping[str, Any], source: str) -> Rule:
         description=spec["description"].strip(),
         remediation=spec["remediation"].strip(),
         source=source,
-        check=_yaml_check(node, spec["title"], details, key),
+        check=check,
         enabled=spec.get("enabled", True),
         kind="yaml",
         compares_versions=uses_change_keywords(spec["filter"]),
@@ -138,12 +157,13 @@ def load_rule_file(path: Path, cache: ValidationCache | None = None) -> list[Rul
         raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
     digest = ValidationCache.digest(schema_text("rule.schema.json"), text)
     data = cache.parsed(digest) if cache is not None else None
+    deferred = data is not None
     if data is None:
         data = _parsed_and_checked(path, text, validated=cache is not None and cache.known(digest))
     rules = []
     for index, spec in enumerate(data["rules"]):
         try:
-            rules.append(_compile_rule(spec, str(path)))
+            rules.append(_compile_rule(spec, str(path), deferred=deferred))
         except filters.FilterError as exc:
             raise RuleError(f"{path}: {_rule_label(spec, index)}: {exc}") from None
     if cache is not None:
@@ -190,16 +210,63 @@ def load_rule_dir(directory: Path, cache: ValidationCache | None = None) -> list
     return [r for path in files for r in load_rule_file(path, cache)]
 
 
-def entry_point_rules() -> list[Rule]:
-    import importlib.metadata
+ENTRY_POINTS_CACHE = "entry_points.json"
 
+
+def entry_point_rules(state_dir: Path | None = None) -> list[Rule]:
+    """The rules of the ``gitmonkey.rules`` entry points. With a ``state_dir``, the list of entry
+    points is kept there and read back while no directory of ``sys.path`` has changed (installing
+    or removing a package changes its site-packages directory): listing them through
+    importlib.metadata reads every installed package's metadata, which the post-commit hook skips."""
     rules = []
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        source = f"entry point {entry_point.name} ({entry_point.value})"
+    for name, value in _entry_points(ENTRY_POINT_GROUP, state_dir):
+        source = f"entry point {name} ({value})"
         try:
-            obj = entry_point.load()
+            obj = _load_entry_point(value)
         except Exception as exc:
             raise RuleError(f"{source}: cannot load: {type(exc).__name__}: {exc}") from exc
         rules.extend(replace(r, source=f"{source}: {r.source}") for r in rules_from_object(obj, source))
     return rules
 
+
+def _load_entry_point(value: str) -> Any:
+    """``module`` or ``module:attribute.path``, as importlib.metadata's EntryPoint.load reads it."""
+    import importlib
+
+    module_name, _, attributes = value.partition(":")
+    obj = importlib.import_module(module_name.strip())
+    for attribute in filter(None, attributes.split("[", 1)[0].strip().split(".")):
+        obj = getattr(obj, attribute)
+    return obj
+
+
+def _entry_points(group: str, state_dir: Path | None) -> list[tuple[str, str]]:
+    import json
+    import os
+    import sys
+
+    key = []
+    for entry in sys.path:
+        try:
+            key.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            key.append([entry, None])
+    path = state_dir / ENTRY_POINTS_CACHE if state_dir is not None else None
+    if path is not None:
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8"))
+            if cached.get("key") == key and group in cached.get("groups", {}):
+                return [(str(n), str(v)) for n, v in cached["groups"][group]]
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
+    import importlib.metadata
+
+    found = sorted({(ep.name, ep.value) for ep in importlib.metadata.entry_points(group=group)})
+    if path is not None:
+        import contextlib
+
+        from gitmonkey.store.state import atomic_write
+
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs a scan next time
+            atomic_write(path, json.dumps({"key": key, "groups": {group: found}}).encode("utf-8"))
+    return found

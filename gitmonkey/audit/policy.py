@@ -1,4 +1,5 @@
-"""IAM and resource-policy analysis on top of policyuniverse (imported lazily: it loads a large table).
+"""IAM and resource-policy analysis. Action expansion and categories come from policyuniverse
+(imported lazily: it loads a large table); who a resource policy admits from ``statement``.
 
 Two questions are answered here:
 - who can use a resource policy (S3 bucket policy, IAM role trust policy): the internet, the same
@@ -6,7 +7,7 @@ Two questions are answered here:
 - what an identity policy allows: ``*``, ``iam:*``, permission-changing actions, ``iam:PassRole`` on
   ``*``, Allow with ``NotAction`` / ``NotResource``, security group changes, write (mutating) actions
   per service;
-- which ARNs in a policy policyuniverse cannot parse (a typo, or a principal deleted since).
+- which ARNs in a policy cannot be parsed (a typo, or a principal deleted since).
 
 Where a watcher stores policies is declared in the tables below, so a renamed key is a one-line change.
 """
@@ -20,7 +21,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import gitmonkey.audit.statement as statement_reading
 from gitmonkey.audit.context import SAME, UNKNOWN, AuditContext
+from gitmonkey.audit.statement import parse_arn
 
 RESOURCE_POLICY_KEYS: dict[str, str] = {
     "s3.bucket": "Policy",
@@ -209,15 +212,14 @@ def _write_services(actions: frozenset[str]) -> frozenset[str]:
 
 
 def _unparseable(value: Any) -> bool:
-    """True for a value policyuniverse's ARN parser rejects; ``*`` and policy variables (``${...}``,
-    which may stand in for the account or region) are not ARNs to parse."""
-    from policyuniverse.arn import ARN
-
+    """True for a value that is not an ARN, account id or service name (policyuniverse's reading,
+    ``statement.parse_arn``); ``*`` and policy variables (``${...}``, which may stand in for the
+    account or region) are not ARNs to parse."""
     if not isinstance(value, str):
         return True
     if value == "*" or "${" in value:
         return False
-    return bool(ARN(value).error)
+    return parse_arn(value) is None
 
 
 def _principal_values(statement: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -233,7 +235,7 @@ def _principal_values(statement: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 
 
 def invalid_arns(ref: StatementRef, *, resource_policy: bool) -> list[tuple[str, str]]:
-    """(where, value) of each ARN in the statement that policyuniverse cannot parse: Resource and
+    """(where, value) of each ARN in the statement that cannot be parsed (``parse_arn``): Resource and
     NotResource entries; for a resource policy also AWS principals and ARN condition values
     (``aws:SourceArn``, ``aws:PrincipalArn``). An IAM unique id (``AROA...``) in a principal counts:
     AWS puts it there when the principal it named was deleted."""
@@ -241,14 +243,8 @@ def invalid_arns(ref: StatementRef, *, resource_policy: bool) -> list[tuple[str,
         (field, value) for field in ("Resource", "NotResource") for value in as_list(ref.statement.get(field))
     ]
     if resource_policy:
-        from policyuniverse.statement import Statement
-
         candidates += _principal_values(ref.statement)
-        try:
-            conditions = Statement(ref.statement).condition_entries
-        except (AttributeError, TypeError):  # a Condition that is not a mapping of mappings
-            conditions = []
-        candidates += [("Condition", entry.value) for entry in conditions if entry.category == "arn"]
+        candidates += [("Condition", value) for value in statement_reading.arn_values(ref.statement)]
     seen: set[str] = set()
     found = []
     for where, value in candidates:
@@ -282,32 +278,27 @@ class Access:
 
 def _principal_account(value: str) -> tuple[str | None, bool]:
     """(account id, is-root) of a principal or condition value; (None, False) for services and others."""
-    from policyuniverse.arn import ARN
-
     if _ACCOUNT.match(value):
         return value, True
     if not value.startswith("arn:"):
         return None, False
-    arn = ARN(value)
-    if arn.error or arn.service or not arn.account_number or not _ACCOUNT.match(arn.account_number):
+    arn = parse_arn(value)
+    if arn is None or arn.is_service_principal or not arn.account or not _ACCOUNT.match(arn.account):
         return None, False
-    return arn.account_number, arn.root
+    return arn.account, arn.root
 
 
 def resource_policy_access(policy: Any, path: str, ctx: AuditContext) -> list[Access]:
     """Classify everyone an Allow statement of ``policy`` admits (Security Monkey's inspect_entity)."""
-    from policyuniverse.statement import Statement
-
     found: list[Access] = []
     for ref in statements(policy, "policy", path):
         if not ref.allows:
             continue
-        statement = Statement(ref.statement)
-        actions = tuple(sorted(str(a) for a in statement.actions))
-        if statement.is_internet_accessible():
+        actions = tuple(statement_reading.actions(ref.statement))
+        if statement_reading.is_internet_accessible(ref.statement):
             found.append(Access(INTERNET, "*", None, False, ref.path, actions))
             continue
-        for who in statement.whos_allowed():
+        for who in statement_reading.whos_allowed(ref.statement):
             value = str(who.value)
             if who.category == "cidr":
                 kind = SAME if ctx.is_trusted_cidr(value) else UNKNOWN

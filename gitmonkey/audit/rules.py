@@ -107,7 +107,8 @@ class RuleSet:
             if not path.is_dir():
                 raise ConfigError(f"audit.rule_dirs[{index}]: {path} is not a directory")
             rules += load_rule_dir(path, cache)
-        rules += entry_point_rules()
+        state_dir = cache.path.parent if cache is not None and cache.path is not None else None
+        rules += entry_point_rules(state_dir)
         if cache is not None:
             cache.save()
         overrides = [
