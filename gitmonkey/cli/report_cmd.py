@@ -11,8 +11,9 @@ import sys
 
 import click
 
-from gitmonkey.cli import notify_cmd
 from gitmonkey.cli.common import EXIT_CONFIG, config_option, fail, format_option, load
+from gitmonkey.cli.notify_cmd import account_option
+from gitmonkey.cli.notify_cmd import report as audit_report
 from gitmonkey.compliance.catalogue import known_frameworks
 
 
@@ -20,7 +21,7 @@ from gitmonkey.compliance.catalogue import known_frameworks
 @click.option("--framework", type=click.Choice(known_frameworks()), default=None,
               help="Report the controls of this compliance framework instead of the audit report.")
 @config_option
-@notify_cmd.account_option
+@account_option
 @click.option("--send", is_flag=True, help="Send to recipients with report: true (once per day).")
 @click.option("--include-justified", is_flag=True, help="Also list justified issues.")
 @format_option("text", "json", "markdown")
@@ -48,7 +49,7 @@ def report(framework: str | None, config_path: str | None, accounts: tuple[str, 
     if framework is None:
         if output_format == "markdown":
             fail("--format markdown needs --framework", EXIT_CONFIG)
-        notify_cmd.report.callback(  # type: ignore[misc]
+        audit_report.callback(  # type: ignore[misc]
             config_path=config_path, accounts=accounts, send=send, include_justified=include_justified,
             output_format=output_format,
         )
