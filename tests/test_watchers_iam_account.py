@@ -95,7 +95,10 @@ def stubbed(monkeypatch: pytest.MonkeyPatch, service: str) -> tuple[SliceContext
 
 
 def findings(document: dict[str, Any]) -> dict[str, int]:
-    return {f.rule_id: f.score for f in RULES.evaluate(document, None, AUDIT)}
+    """The item's findings, but iam.root.no-support-role: it judges the account's other IAM items,
+    none here (tests/rule_cases/iam.root.no-support-role.yaml and the sync test below)."""
+    return {f.rule_id: f.score for f in RULES.evaluate(document, None, AUDIT)
+            if f.rule_id != "iam.root.no-support-role"}
 
 
 def audited(item: Any) -> dict[str, Any]:
@@ -174,6 +177,7 @@ def test_root_on_moto_keeps_the_root_flags_and_shares_the_credential_report(aws:
         "AccountAccessKeysPresent": 0,
         "AccountSigningCertificatesPresent": 0,
         "CredentialReport": None,
+        "VirtualMFA": None,  # no MFA at all: ListVirtualMFADevices is not asked
     }
     assert root_ctx.calls == {"iam:GetAccountSummary": 1}  # the report was read once, for iam.user
     assert users_ctx.calls["iam:GetCredentialReport"] == 1
@@ -189,10 +193,18 @@ def test_root_alone_reads_the_report_itself(aws: None) -> None:
     assert ctx.calls["iam:GenerateCredentialReport"] == 2  # moto answers STARTED, then COMPLETE
 
 
-def stub_root(stub: Stubber, row: str, *, mfa: int = 0, keys: int = 0) -> None:
+def stub_root(stub: Stubber, row: str, *, mfa: int = 0, keys: int = 0, virtual: bool = False) -> None:
     stub.add_response("get_account_summary", summary(mfa, keys))
     stub.add_response("generate_credential_report", {"State": "COMPLETE"})
     stub.add_response("get_credential_report", {"Content": f"{REPORT_HEADER}\n{row}\n".encode()})
+    if mfa:
+        devices = [{"SerialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/root-account-mfa-device",
+                    "User": {"Arn": f"arn:aws:iam::{ACCOUNT}:root", "UserName": "root",
+                             "UserId": ACCOUNT + "0000", "Path": "/",
+                             "CreateDate": datetime(2020, 1, 1, tzinfo=UTC)},
+                    "EnableDate": datetime(2020, 1, 1, tzinfo=UTC)}] if virtual else []
+        stub.add_response("list_virtual_mfa_devices", {"VirtualMFADevices": devices, "IsTruncated": False},
+                          {"AssignmentStatus": "Assigned"})
 
 
 def test_root_row_of_the_report(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -247,7 +259,17 @@ def test_root_with_mfa_used_by_password_raises_nothing(monkeypatch: pytest.Monke
     stub_root(stub, root_row(mfa="true", signed_in="2024-05-30T10:00:00+00:00"), mfa=1)
     with stub:
         (item,) = iam.list_root(ctx)
+    assert item.configuration["VirtualMFA"] is False  # a hardware key or passkey
     assert findings(audited(item)) == {}
+
+
+def test_root_with_a_virtual_mfa_device_is_cis_1_6(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, stub = stubbed(monkeypatch, "iam")
+    stub_root(stub, root_row(mfa="true"), mfa=1, virtual=True)
+    with stub:
+        (item,) = iam.list_root(ctx)
+    assert item.configuration["VirtualMFA"] is True
+    assert findings(audited(item)) == {"iam.root.virtual-mfa": 2}
 
 
 def test_summary_without_the_root_flags_fails_the_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -352,7 +374,8 @@ def test_declarations() -> None:
     assert all(t.is_global for t in (policy, root, block))
     assert policy.iam_actions == ("iam:GetAccountPasswordPolicy",)
     assert root.iam_actions == (
-        "iam:GetAccountSummary", "iam:GenerateCredentialReport", "iam:GetCredentialReport"
+        "iam:GetAccountSummary", "iam:GenerateCredentialReport", "iam:GetCredentialReport",
+        "iam:ListVirtualMFADevices",
     )
     assert block.iam_actions == ("s3:GetAccountPublicAccessBlock",)
     assert root.ephemeral_paths == (
@@ -395,3 +418,30 @@ def test_garble_seeds_create_an_item(aws: None, name: str) -> None:
     (item,) = get_technology(name).list_items(new_ctx())
     assert item.id == "account"
     assert json.dumps(item.configuration, default=str) != json.dumps({"PasswordPolicy": None})
+
+
+def test_a_support_role_is_seen_by_the_root_item_in_the_same_sync(tmp_path: Path) -> None:
+    """CIS 1.17: attaching AWSSupportAccess to a role changes only the role item, and fixes the
+    account's no-support-role issue in the same sync (related.DEPENDENCIES)."""
+    from gitmonkey.audit import issues as iss
+    from gitmonkey.paths import item_path
+    from gitmonkey.sync import run_sync
+    from tests.helpers import make_config
+
+    config = make_config(tmp_path, audit={"overrides": [
+        {"rule": "*", "disabled": True}, {"rule": "iam.root.no-support-role", "disabled": False}]},
+        accounts=[{"name": "prod", "id": ACCOUNT, "regions": [REGION]}])
+    issue_file = config.repo_path(config.accounts[0]) / iss.issue_path_for(
+        item_path("global", "iam.root", "account"))
+
+    def sync() -> None:
+        assert run_sync(config, technologies=["iam.root", "iam.role"]).exit_code == 0
+
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        client = boto3.client("iam", region_name=REGION)
+        client.create_role(RoleName="support", AssumeRolePolicyDocument=json.dumps({"Statement": []}))
+        sync()
+        assert "no-support-role" in issue_file.read_text()
+        client.attach_role_policy(RoleName="support", PolicyArn="arn:aws:iam::aws:policy/AWSSupportAccess")
+        sync()
+        assert not issue_file.exists()

@@ -191,3 +191,37 @@ for _tech in ("iam.user", "iam.role", "iam.group", "iam.policy"):
             remediation=_remediation,
             compliance=_compliance(_tech, _suffix),
         )
+
+
+_SUPPORT_POLICY = ":policy/AWSSupportAccess"
+
+
+def _support_role(document: dict, previous: dict | None, ctx: AuditContext) -> Iterator[Hit]:
+    for technology in ("iam.role", "iam.group", "iam.user"):
+        for principal in ctx.related.all(technology, "global"):
+            attached = (principal.get("configuration") or {}).get("AttachedManagedPolicies") or []
+            if any(str((a or {}).get("PolicyArn", "")).endswith(_SUPPORT_POLICY) for a in attached):
+                return
+    yield Hit("no IAM role, group or user has the AWS managed policy AWSSupportAccess attached",
+              "configuration", "no-support-role")
+
+
+_register(
+    _support_role,
+    id="iam.root.no-support-role",
+    technology="iam.root",
+    score=2,
+    title="No support role",
+    description=(
+        "No IAM role, group or user of the account has AWSSupportAccess attached, so during an "
+        "incident nobody but the root user (or an administrator) can open and follow AWS Support "
+        "cases. Judged from the account's iam.role, iam.group and iam.user items (a change to any of "
+        "them re-audits this one), so those technologies must be watched. Scored 2: Security Hub rates "
+        "IAM.18 low, and a new account has no such role."
+    ),
+    remediation=(
+        "Create a role for incident responders (trusted by your identity provider or admin accounts) "
+        "and attach arn:aws:iam::aws:policy/AWSSupportAccess."
+    ),
+    compliance={"cis-aws-3.0": ("1.17",)},
+)

@@ -98,6 +98,7 @@ class Dependency:
 
 
 DEPENDENCIES: tuple[Dependency, ...] = (
+    Dependency("iam.root", ("iam.role", "iam.group", "iam.user")),
     Dependency("cloudtrail.status",
                ("cloudtrail.trail", "logs.metric_filter", "cloudwatch.alarm", "sns.topic")),
 )

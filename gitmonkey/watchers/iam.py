@@ -249,10 +249,16 @@ class VirtualMFA:
 
 
 def assigned_virtual_mfa(ctx: SliceContext) -> VirtualMFA:
-    """Every virtual MFA device assigned in the account (one paginated ListVirtualMFADevices)."""
-    iam = ctx.client("iam")
-    devices = collect(iam, "list_virtual_mfa_devices", "VirtualMFADevices", AssignmentStatus="Assigned")
-    return VirtualMFA(devices)
+    """Every virtual MFA device assigned in the account (one paginated ListVirtualMFADevices,
+    shared by iam.user and iam.root)."""
+
+    def fetch() -> VirtualMFA:
+        iam = ctx.client("iam")
+        return VirtualMFA(
+            collect(iam, "list_virtual_mfa_devices", "VirtualMFADevices", AssignmentStatus="Assigned")
+        )
+
+    return ctx.shared(("iam", "virtual_mfa"), fetch)
 
 
 def _mfa_devices(
@@ -736,6 +742,10 @@ def list_root(ctx: SliceContext) -> list[Item]:
     configuration: dict[str, Any] = {key: summary[key] for key in ROOT_SUMMARY_KEYS}
     configuration["CredentialReport"] = _root_report(credential_report(ctx).get(ROOT_REPORT_USER))
     arn = f"arn:{partition(ctx.client_region)}:iam::{ctx.account_id}:root"
+    # CIS 1.6 / FSBP IAM.6 want a hardware device: a virtual one assigned to root says it is not.
+    configuration["VirtualMFA"] = (
+        bool(assigned_virtual_mfa(ctx).by_user.get(arn)) if summary.get("AccountMFAEnabled") else None
+    )
     return [posture_item(ctx, "iam.root", configuration, arn)]
 
 
@@ -760,7 +770,8 @@ TECHNOLOGIES = (
         list_items=list_root,
         description=(
             "The account's root user (one item, id `account`): MFA, access keys and signing "
-            "certificates present (GetAccountSummary), and the credential report's root row as "
+            "certificates present (GetAccountSummary), whether its MFA device is a virtual one "
+            "(`VirtualMFA`, null without MFA), and the credential report's root row as "
             "CamelCase fields (MFA, access keys and certificates active; last sign-in and key use, "
             "ephemeral); `CredentialReport: null` when the report has no root row (moto)."
         ),
@@ -768,11 +779,13 @@ TECHNOLOGIES = (
         always_returned={
             "iam:GetAccountSummary": ("SummaryMap",),
             "iam:GetCredentialReport": ("Content",),
+            "iam:ListVirtualMFADevices": ("VirtualMFADevices",),
         },
         iam_actions=(
             "iam:GetAccountSummary",
             "iam:GenerateCredentialReport",
             "iam:GetCredentialReport",
+            "iam:ListVirtualMFADevices",
         ),
     ),
 )
