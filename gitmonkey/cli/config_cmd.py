@@ -85,4 +85,34 @@ def validate_command(config_path: str | None, output_format: str) -> None:
         click.echo("ok")
 
 
-commands = [init_command, config_group]
+@click.command("iam-policy")
+@config_option
+@click.option("--technology", "technologies", multiple=True, metavar="GLOB",
+              help="Only these technologies (repeatable; globs as in the config's technologies).")
+@format_option("json", "text")
+def iam_policy(config_path: str | None, technologies: tuple[str, ...], output_format: str) -> None:
+    """Print the read-only IAM policy gitmonkey needs for the technologies the config enables: the
+    watchers' actions, ec2:DescribeRegions if an account lists no regions, cloudtrail:LookupEvents
+    with attribution enabled. --format text lists each action with what needs it.
+
+    \b
+    Example:
+      gitmonkey iam-policy > gitmonkey-read-only.json
+      gitmonkey iam-policy --technology 'iam.*' --format text
+    """
+    from gitmonkey import iam_policy as policy
+
+    config = load(config_path)
+    try:
+        needed = policy.for_config(config, technologies)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    if output_format == "json":
+        echo_json(policy.policy_document(needed))
+        return
+    width = max((len(a) for a in needed), default=0)
+    for action, users in needed.items():
+        click.echo(f"{action:<{width}}  {', '.join(users)}")
+
+
+commands = [init_command, config_group, iam_policy]
