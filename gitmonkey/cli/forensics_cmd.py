@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import click
@@ -131,4 +132,42 @@ def _row(ref: ItemRef) -> list[str]:
                                "(deleted since)" if ref.deleted else "")]
 
 
-commands = [history_command, show_command, diff_command, at_command]
+@click.command("compare")
+@click.argument("item")
+@click.option("--account", "accounts", multiple=True, metavar="NAME",
+              help="Only items of these accounts (repeatable, globs).")
+@click.option("--region", "regions", multiple=True, metavar="REGION",
+              help="Only items in these regions (repeatable, globs).")
+@click.option("--at", "at", default=None, metavar="WHEN", help="As the items were then.")
+@format_option("text", "json")
+@config_option
+@expected_errors(ForensicsError)
+def compare_command(item: str, accounts: tuple[str, ...], regions: tuple[str, ...], at: str | None,
+                    output_format: str, config_path: str | None) -> None:
+    """Compare ITEM (an id, name or ARN, or a glob of them) across accounts and regions: each
+    configuration path whose value differs, with every item's value side by side.
+
+    \b
+    Example:
+      gitmonkey compare deploy --account prod --account staging
+      gitmonkey compare web-sg --region us-east-1 --region eu-west-1
+      gitmonkey compare 'deploy*' --at '2026-11-01'
+    """
+    from gitmonkey import compare
+
+    config = load(config_path)
+    refs = compare.find(config, item, accounts=accounts, regions=regions, at=at)
+    result = compare.compare(config, refs, at=at)
+    if output_format == "json":
+        echo_json(result.to_dict())
+        return
+    labels = [f"{r.account}/{r.region}/{r.id}" for r in result.items]
+    rows = [["path", *labels]]
+    rows += [[path, *(json.dumps(v, sort_keys=True, default=str) for v in values)]
+             for path, values in result.differences]
+    _table([[_safe(c) for c in row] for row in rows])
+    click.echo(f"{len(result.differences)} path(s) differ, {result.same} the same, "
+               f"across {len(labels)} items", err=True)
+
+
+commands = [history_command, show_command, diff_command, at_command, compare_command]
