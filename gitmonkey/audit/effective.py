@@ -24,7 +24,7 @@ from typing import Any
 
 import gitmonkey.audit.policy as policy
 from gitmonkey.audit.policy import StatementRef
-from gitmonkey.audit.related import Ref, RelatedItems, references
+from gitmonkey.audit.related import Ref, RelatedItems, managed_policy_ref, references
 
 PRINCIPALS = ("iam.user", "iam.role", "iam.group")
 
@@ -156,17 +156,10 @@ def _own_policies(
         label = f"attached policy {attached.item_id}"
         where = path or attached.path
         if statements is None:
-            arn = _attached_arn(configuration, attached.path)
-            result.unresolved.append(Unresolved(attached.item_id, arn, chain, where, key_prefix))
+            result.unresolved.append(Unresolved(attached.item_id, attached.value, chain, where, key_prefix))
             continue
         prefix = f"{key_prefix}managed:{attached.item_id}/"
         result.grants.extend(Grant(ref, (*chain, label), where, prefix) for ref in statements)
-
-
-def _attached_arn(configuration: Mapping[str, Any], path: str) -> str:
-    index = int(path.rsplit("[", 1)[1].rstrip("]"))
-    entry = policy.as_list(configuration.get("AttachedManagedPolicies"))[index]
-    return str(entry.get("PolicyArn", "")) if isinstance(entry, dict) else ""
 
 
 def effective_policies(document: Mapping[str, Any], related: RelatedItems) -> EffectivePolicies:
@@ -187,8 +180,6 @@ def effective_policies(document: Mapping[str, Any], related: RelatedItems) -> Ef
     boundary = configuration.get("PermissionsBoundary")
     arn = boundary.get("PermissionsBoundaryArn") if isinstance(boundary, Mapping) else None
     if isinstance(arn, str) and arn:
-        from gitmonkey.audit.related import managed_policy_ref
-
         ref = managed_policy_ref(arn, "configuration.PermissionsBoundary")
         name = ref.item_id if ref else arn
         result.boundary = (name, _managed_statements(related, ref) if ref else None)

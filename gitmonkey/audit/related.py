@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey import paths
+from gitmonkey.audit.statement import parse_arn
 
 if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository
@@ -33,6 +34,8 @@ class Ref:
     item_id: str
     path: str
     region: str = GLOBAL
+    value: str = ""
+    """The reference as the item writes it (a group name, a policy ARN)."""
 
 
 @dataclass(frozen=True)
@@ -51,19 +54,19 @@ def _as_list(value: Any) -> list[Any]:
 def _groups(configuration: Mapping[str, Any]) -> Iterator[Ref]:
     for i, name in enumerate(_as_list(configuration.get("GroupList"))):
         if isinstance(name, str) and name:
-            yield Ref("iam.group", name, f"configuration.GroupList[{i}]")
+            yield Ref("iam.group", name, f"configuration.GroupList[{i}]", value=name)
 
 
 def managed_policy_ref(arn: str, path: str) -> Ref | None:
     """The item of a managed policy ARN: ``iam.aws_policy`` for AWS's (``arn:<partition>:iam::aws:``),
     ``iam.policy`` for the account's own; both are named by the policy name (unique per account)."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("policy/"):
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "iam" or not (parsed.resource or "").startswith("policy/"):
         return None
-    name = parts[5].rsplit("/", 1)[-1]
+    name = (parsed.resource or "").rsplit("/", 1)[-1]
     if not name:
         return None
-    return Ref("iam.aws_policy" if parts[4] == "aws" else "iam.policy", name, path)
+    return Ref("iam.aws_policy" if parsed.account == "aws" else "iam.policy", name, path, value=arn)
 
 
 def _managed_policies(configuration: Mapping[str, Any]) -> Iterator[Ref]:
@@ -209,17 +212,37 @@ def referring_paths(
     ``read`` maps blob ids to contents. Only the slices of technologies that can refer to a
     changed technology are read, each once."""
     documents: dict[str, Any] = {}
+    slices = _Slices(items)
     found: set[str] = set()
     frontier = set(changed)
     while frontier:
-        new = _direct_referrers(frontier, items, read, documents) - found - set(changed)
+        new = _direct_referrers(frontier, slices, read, documents) - found - set(changed)
         found |= new
         frontier = new
     return found
 
 
+class _Slices:
+    """The item paths of each technology, parsed from the paths once, when first needed."""
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        self.items = items
+        self._paths: dict[str, list[str]] | None = None
+
+    def of(self, technology: str) -> list[str]:
+        if self._paths is None:
+            self._paths = {}
+            for path in self.items:
+                try:
+                    location = paths.parse_item_path(path)
+                except ValueError:
+                    continue
+                self._paths.setdefault(location.technology, []).append(path)
+        return self._paths.get(technology, [])
+
+
 def _direct_referrers(
-    changed: Iterable[str], items: Mapping[str, str], read: Callable[[Iterable[str]], Mapping[str, bytes]],
+    changed: Iterable[str], slices: _Slices, read: Callable[[Iterable[str]], Mapping[str, bytes]],
     documents: dict[str, Any],
 ) -> set[str]:
     wanted: dict[str, set[str]] = {}
@@ -237,17 +260,8 @@ def _direct_referrers(
         for reference in REFERENCES:
             if location.technology in reference.targets:
                 wanted.setdefault(reference.source, set()).add(path)
-    found = {p for p in items if dependents and _technology_of(p) in dependents}
-    if not wanted:
-        return found
-    candidates: dict[str, str] = {}
-    for path, sha in items.items():
-        try:
-            location = paths.parse_item_path(path)
-        except ValueError:
-            continue
-        if location.technology in wanted:
-            candidates[path] = sha
+    found = {p for technology in dependents for p in slices.of(technology)}
+    candidates = {p: slices.items[p] for technology in wanted for p in slices.of(technology)}
     unread = {p: s for p, s in candidates.items() if p not in documents}
     if unread:
         contents = read(unread.values())
@@ -270,10 +284,3 @@ def _direct_referrers(
                 found.add(path)
                 break
     return found
-
-
-def _technology_of(path: str) -> str | None:
-    try:
-        return paths.parse_item_path(path).technology
-    except ValueError:
-        return None
