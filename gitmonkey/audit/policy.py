@@ -48,7 +48,8 @@ INLINE_POLICY_LISTS: dict[str, str] = {
     "iam.group": "GroupPolicyList",
 }
 MANAGED_POLICY_DOCUMENT_KEYS: tuple[str, ...] = ("Document", "PolicyDocument", "DefaultVersion")
-# AWS-managed policies whose effect equals a finding, for users / roles / groups that attach them.
+# AWS-managed policies whose effect equals a finding, for an attached one whose document is not
+# recorded (see effective.EffectivePolicies.equivalents).
 AWS_MANAGED_EQUIVALENTS: dict[str, str] = {
     "arn:aws:iam::aws:policy/AdministratorAccess": "*",
     "arn:aws:iam::aws:policy/IAMFullAccess": "iam:*",
@@ -134,16 +135,6 @@ def identity_statements(technology: str, configuration: dict[str, Any]) -> list[
         for name, path, document in identity_policies(technology, configuration)
         for ref in statements(document, name, path)
     ]
-
-
-def attached_equivalents(configuration: dict[str, Any], action: str) -> Iterator[tuple[str, str]]:
-    """(policy name, path) of attached AWS-managed policies that amount to allowing ``action``."""
-    for i, attached in enumerate(as_list(configuration.get("AttachedManagedPolicies"))):
-        if (
-            isinstance(attached, dict)
-            and AWS_MANAGED_EQUIVALENTS.get(attached.get("PolicyArn", "")) == action
-        ):
-            yield str(attached.get("PolicyName")), f"configuration.AttachedManagedPolicies[{i}]"
 
 
 def expanded_actions(ref: StatementRef) -> set[str]:

@@ -167,6 +167,14 @@ def list_status(ctx: SliceContext) -> list[Item]:
     return [posture_item(ctx, "config.status", configuration)]
 
 
+# The three calls config.recorder and config.status share (see list_status), with what each answer
+# always holds.
+_RECORDER_CALLS: dict[str, tuple[str, ...]] = {
+    "config:DescribeConfigurationRecorders": ("ConfigurationRecorders",),
+    "config:DescribeConfigurationRecorderStatus": ("ConfigurationRecordersStatus",),
+    "config:DescribeDeliveryChannels": ("DeliveryChannels",),
+}
+
 TECHNOLOGIES = (
     Technology(
         name="config.recorder",
@@ -184,16 +192,8 @@ TECHNOLOGIES = (
             "recordingMode.recordingModeOverrides",
             "recordingMode.recordingModeOverrides.*.resourceTypes",
         ),
-        always_returned={
-            "config:DescribeConfigurationRecorders": ("ConfigurationRecorders",),
-            "config:DescribeConfigurationRecorderStatus": ("ConfigurationRecordersStatus",),
-            "config:DescribeDeliveryChannels": ("DeliveryChannels",),
-        },
-        iam_actions=(
-            "config:DescribeConfigurationRecorders",
-            "config:DescribeConfigurationRecorderStatus",
-            "config:DescribeDeliveryChannels",
-        ),
+        always_returned=_RECORDER_CALLS,
+        iam_actions=tuple(_RECORDER_CALLS),
     ),
     Technology(
         name="config.rule",
@@ -227,15 +227,7 @@ TECHNOLOGIES = (
             "global resource types; the delivery channels' names."
         ),
         unordered_paths=("Recorders", "DeliveryChannels"),
-        always_returned={
-            "config:DescribeConfigurationRecorders": ("ConfigurationRecorders",),
-            "config:DescribeConfigurationRecorderStatus": ("ConfigurationRecordersStatus",),
-            "config:DescribeDeliveryChannels": ("DeliveryChannels",),
-        },
-        iam_actions=(
-            "config:DescribeConfigurationRecorders",
-            "config:DescribeConfigurationRecorderStatus",
-            "config:DescribeDeliveryChannels",
-        ),
+        always_returned=_RECORDER_CALLS,
+        iam_actions=tuple(_RECORDER_CALLS),
     ),
 )
