@@ -8,7 +8,8 @@ from typing import Any
 from gitmonkey.config import Config
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A time of the sync state (ISO 8601, ``Z`` allowed; naive means UTC), or None if unset."""
     if not value:
         return None
     if isinstance(value, datetime):
@@ -47,8 +48,8 @@ def collect_status(
         state = SyncState.load(repo.state_dir)
         slices = []
         for key, info in sorted(state.slices().items()):
-            last_success = _parse_time(info.get("last_success"))
-            last_error_at = _parse_time(info.get("last_error_at"))
+            last_success = parse_time(info.get("last_success"))
+            last_error_at = parse_time(info.get("last_error_at"))
             age = now - last_success if last_success else None
             failing = bool(last_error_at and (not last_success or last_error_at > last_success))
             slices.append(

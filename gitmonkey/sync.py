@@ -347,11 +347,11 @@ def _submit_slices(
         account_regions = [r for r in account_regions if r in wanted]
     for region in account_regions:
         futures += [pool.submit(_read_slice, run, t, region, say) for t in regional_techs
-                    if _offered_in(t, region)]
+                    if offered_in(t, region)]
     return futures
 
 
-def _offered_in(tech: Technology, region: str) -> bool:
+def offered_in(tech: Technology, region: str) -> bool:
     """Whether AWS offers the technology's service in ``region`` (a region it is not offered in
     is skipped, not failed)."""
     regions = offered_regions(tech.service)

@@ -33,6 +33,7 @@ from typing import Any
 
 from gitmonkey.compliance.catalogue import Catalogue, Control, load_catalogue
 from gitmonkey.config import AccountConfig, Config
+from gitmonkey.status import parse_time
 
 PASS = "pass"  # noqa: S105 (a status, not a password)
 FAIL = "fail"
@@ -155,7 +156,7 @@ class _SliceView:
     def problems(self, technology: Any) -> list[str]:
         """Why the items of ``technology`` are not known completely (empty: they are)."""
         from gitmonkey.model import GLOBAL_REGION
-        from gitmonkey.sync import _offered_in
+        from gitmonkey.sync import offered_in
 
         name = technology.name
         mine = {key.split("/", 1)[0]: entry for key, entry in self.slices.items()
@@ -163,7 +164,7 @@ class _SliceView:
         if technology.is_global:
             expected: list[str] = [GLOBAL_REGION]
         elif self.regions is not None:
-            expected = [r for r in self.regions if _offered_in(technology, r)]
+            expected = [r for r in self.regions if offered_in(technology, r)]
         else:
             expected = sorted(mine)
         if not expected:
@@ -171,23 +172,16 @@ class _SliceView:
         problems = []
         for region in expected:
             entry = mine.get(region)
-            success = _parse_time(entry.get("last_success")) if entry else None
+            success = parse_time(entry.get("last_success")) if entry else None
             if success is None:
                 problems.append(f"{region}/{name}: never read")
                 continue
-            error_at = _parse_time(entry.get("last_error_at"))
+            error_at = parse_time(entry.get("last_error_at"))
             if error_at is not None and error_at >= success:
                 problems.append(f"{region}/{name}: failing ({entry.get('last_error') or 'read failed'})")
             elif self.now - success > self.max_age:
                 problems.append(f"{region}/{name}: stale (last read {entry.get('last_success')})")
         return problems
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def build_report(
