@@ -6,6 +6,7 @@ audited account), FRIENDLY or THIRD_PARTY (listed in ``audit.known_accounts``) o
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,8 @@ class AuditContext:
     # The account's other items at the audited commit, for rules that follow references
     # (see ``gitmonkey.audit.related``); empty when an item is judged alone.
     related: RelatedItems = field(default_factory=NoRelatedItems, compare=False, repr=False)
+    # The ``technologies`` globs of the config (None: every technology is watched).
+    technologies: tuple[str, ...] | None = None
 
     @classmethod
     def from_config(
@@ -49,6 +52,10 @@ class AuditContext:
             if audit_config.get("sensitive_services")
             else None,
         )
+
+    def watches(self, technology: str) -> bool:
+        """Whether the account's items of ``technology`` are read (so that none recorded means none)."""
+        return self.technologies is None or any(fnmatch.fnmatchcase(technology, p) for p in self.technologies)
 
     def classify_account(self, account_id: str) -> str:
         if account_id == self.account_id:

@@ -118,6 +118,7 @@ def _compile_rule(spec: Mapping[str, Any], source: str, *, deferred: bool = Fals
         kind="yaml",
         compares_versions=uses_change_keywords(spec["filter"]),
         compliance={str(k): tuple(v) for k, v in (spec.get("compliance") or {}).items()},
+        weigh=spec.get("weigh", ""),
     )
 
 

@@ -1,123 +1,56 @@
-"""Relations between items, for rules that judge an item by the items it refers to.
+"""Related items, for rules that judge an item by other items of its account.
 
-A relation is declared once, as data: which technology refers to which, and how the ids of the
-items referred to are read from the referring item's configuration (``REFERENCES``). Two things
-follow from a declaration:
+Relations are declared once, as data, in ``gitmonkey.audit.references``. Two things follow from a
+declaration:
 
-- a rule can read the items an item refers to (``ctx.related.referenced(document, "iam.group")``),
-  from the same commit the audit reads (``RepositoryItems``);
-- when an item changes, the audit re-evaluates the items that refer to it in the same run
-  (``referring_paths``), so a user is re-judged when a policy of one of its groups changes.
+- a rule can read the items an item refers to (``ctx.related.referenced(document, "iam.group")``)
+  and the items that refer to it (``ctx.related.referring(document, "ec2.instance")``), from the
+  same commit the audit reads (``RepositoryItems``);
+- when an item changes, the audit re-evaluates the items whose findings depend on it in the same
+  run (``referring_paths``): a user when a policy of one of its groups changes, an instance when
+  the route table of its subnet changes, a security group when an instance using it moves.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey import paths
-from gitmonkey.audit.statement import parse_arn
+from gitmonkey.audit.references import (
+    CHAIN,
+    DEPENDENCIES,
+    GLOBAL,
+    REFERENCES,
+    Dependency,
+    Ref,
+    Reference,
+    managed_policy_ref,
+    reaudited_targets,
+    references,
+)
 
 if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository
 
-GLOBAL = "global"
-
-
-@dataclass(frozen=True)
-class Ref:
-    """One reference found in an item: the item referred to, and the JSON path where it is named."""
-
-    technology: str
-    item_id: str
-    path: str
-    region: str = GLOBAL
-    value: str = ""
-    """The reference as the item writes it (a group name, a policy ARN)."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """``source`` items name ``targets`` items; ``read`` finds the references in a configuration."""
-
-    source: str
-    targets: tuple[str, ...]
-    read: Callable[[Mapping[str, Any]], Iterator[Ref]]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _groups(configuration: Mapping[str, Any]) -> Iterator[Ref]:
-    for i, name in enumerate(_as_list(configuration.get("GroupList"))):
-        if isinstance(name, str) and name:
-            yield Ref("iam.group", name, f"configuration.GroupList[{i}]", value=name)
-
-
-def managed_policy_ref(arn: str, path: str) -> Ref | None:
-    """The item of a managed policy ARN: ``iam.aws_policy`` for AWS's (``arn:<partition>:iam::aws:``),
-    ``iam.policy`` for the account's own; both are named by the policy name (unique per account)."""
-    parsed = parse_arn(arn)
-    if parsed is None or parsed.service != "iam" or not (parsed.resource or "").startswith("policy/"):
-        return None
-    name = (parsed.resource or "").rsplit("/", 1)[-1]
-    if not name:
-        return None
-    return Ref("iam.aws_policy" if parsed.account == "aws" else "iam.policy", name, path, value=arn)
-
-
-def _managed_policies(configuration: Mapping[str, Any]) -> Iterator[Ref]:
-    for i, attached in enumerate(_as_list(configuration.get("AttachedManagedPolicies"))):
-        arn = attached.get("PolicyArn") if isinstance(attached, dict) else None
-        where = f"configuration.AttachedManagedPolicies[{i}]"
-        if isinstance(arn, str) and (ref := managed_policy_ref(arn, where)):
-            yield ref
-    boundary = configuration.get("PermissionsBoundary")
-    arn = boundary.get("PermissionsBoundaryArn") if isinstance(boundary, dict) else None
-    if isinstance(arn, str) and (ref := managed_policy_ref(arn, "configuration.PermissionsBoundary")):
-        yield ref
-
-
-_POLICIES = ("iam.policy", "iam.aws_policy")
-REFERENCES: tuple[Reference, ...] = (
-    Reference("iam.user", ("iam.group",), _groups),
-    Reference("iam.user", _POLICIES, _managed_policies),
-    Reference("iam.role", _POLICIES, _managed_policies),
-    Reference("iam.group", _POLICIES, _managed_policies),
-)
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """Rules on ``source`` items judge them by every item of the ``on`` technologies (an account's
-    posture by its metric filters and alarms): a change to any of those re-audits all ``source``
-    items. For relations that no item names by id."""
-
-    source: str
-    on: tuple[str, ...]
-
-
-DEPENDENCIES: tuple[Dependency, ...] = (
-    Dependency("iam.root", ("iam.role", "iam.group", "iam.user")),
-    Dependency("cloudtrail.status",
-               ("cloudtrail.trail", "logs.metric_filter", "cloudwatch.alarm", "sns.topic")),
-)
-
-
-def references(technology: str, configuration: Mapping[str, Any], target: str | None = None) -> list[Ref]:
-    """The references an item of ``technology`` makes (to ``target`` items only, if given)."""
-    found = []
-    for reference in REFERENCES:
-        if reference.source == technology and (target is None or target in reference.targets):
-            found.extend(r for r in reference.read(configuration) if target is None or r.technology == target)
-    return found
+__all__ = [
+    "DEPENDENCIES", "GLOBAL", "REFERENCES", "Dependency", "NoRelatedItems", "Ref", "Reference",
+    "RelatedItems", "RepositoryItems", "StaticItems", "managed_policy_ref", "references", "referring_paths",
+]
 
 
 class RelatedItems:
     """The documents of other items of the same account, at the commit being audited."""
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        """A cache for what rules compute from related items (an item's exposure), kept as long as
+        this view of the account: one audit run."""
+        memo = self.__dict__.get("_memo")
+        if memo is None:
+            memo = self.__dict__["_memo"] = {}
+        return memo
 
     def get(self, technology: str, item_id: str, region: str = GLOBAL) -> dict[str, Any] | None:
         raise NotImplementedError
@@ -129,12 +62,35 @@ class RelatedItems:
         if not isinstance(configuration, Mapping):
             return []
         technology = str(document.get("technology") or "")
+        region = str(document.get("region") or GLOBAL)
         return [(r, self.get(r.technology, r.item_id, r.region))
-                for r in references(technology, configuration, target)]
+                for r in references(technology, configuration, target, region)]
 
+    def referring(self, document: Mapping[str, Any], source: str) -> list[tuple[Ref, dict[str, Any]]]:
+        """The ``source`` items that refer to ``document``'s item, each with its reference to it
+        (the path in the referring item). Regional sources are looked for in the item's region
+        (in every region for a global item)."""
+        technology = str(document.get("technology") or "")
+        item_id = str(document.get("id") or "")
+        region = str(document.get("region") or GLOBAL)
+        found = []
+        for region_ in (self.regions(source) if region == GLOBAL else (region,)):
+            for candidate in self.all(source, region_):
+                configuration = candidate.get("configuration")
+                if not isinstance(configuration, Mapping):
+                    continue
+                for ref in references(source, configuration, technology, region_):
+                    if ref.item_id == item_id and ref.region == region:
+                        found.append((ref, candidate))
+                        break
+        return found
 
     def all(self, technology: str, region: str) -> list[dict[str, Any]]:
         """Every item of ``technology`` in ``region``, in path order."""
+        raise NotImplementedError
+
+    def regions(self, technology: str) -> list[str]:
+        """The regions holding items of ``technology``, sorted."""
         raise NotImplementedError
 
 
@@ -145,6 +101,9 @@ class NoRelatedItems(RelatedItems):
         return None
 
     def all(self, technology: str, region: str) -> list[dict[str, Any]]:
+        return []
+
+    def regions(self, technology: str) -> list[str]:
         return []
 
 
@@ -163,15 +122,25 @@ class StaticItems(RelatedItems):
     def all(self, technology: str, region: str) -> list[dict[str, Any]]:
         return [d for (t, _, r), d in sorted(self._documents.items()) if t == technology and r == region]
 
+    def regions(self, technology: str) -> list[str]:
+        return sorted({r for (t, _, r) in self._documents if t == technology})
+
 
 class RepositoryItems(RelatedItems):
-    """Items read from one commit's tree; a technology's slice is read in one batch when first asked for."""
+    """Items read from one commit's tree; a technology's slice is read in one batch when first asked for.
 
-    def __init__(self, repo: AccountRepository, blobs: Mapping[str, str]):
+    ``ephemeral`` (item path -> {dotted path: value}) puts back the values kept out of history that
+    the last sync saw (an instance's public address), as the audit does for the item it judges.
+    """
+
+    def __init__(self, repo: AccountRepository, blobs: Mapping[str, str],
+                 ephemeral: Mapping[str, Mapping[str, Any]] | None = None):
         self._repo = repo
         self._blobs = blobs
+        self._ephemeral = ephemeral or {}
         self._loaded: set[tuple[str, str]] = set()
         self._documents: dict[str, dict[str, Any] | None] = {}
+        self._regions: dict[str, list[str]] | None = None
 
     def get(self, technology: str, item_id: str, region: str = GLOBAL) -> dict[str, Any] | None:
         try:
@@ -191,6 +160,16 @@ class RepositoryItems(RelatedItems):
             self._load(region, technology)
         return [d for p, d in sorted(self._documents.items()) if p.startswith(prefix) and d is not None]
 
+    def regions(self, technology: str) -> list[str]:
+        if self._regions is None:
+            found: dict[str, set[str]] = {}
+            for path in self._blobs:
+                parts = path.split("/")
+                if len(parts) == 5 and parts[0] == paths.ITEMS_DIR:
+                    found.setdefault(f"{parts[2]}.{parts[3]}", set()).add(parts[1])
+            self._regions = {t: sorted(r) for t, r in found.items()}
+        return self._regions.get(technology, [])
+
     def _load(self, region: str, technology: str) -> None:
         self._loaded.add((region, technology))
         prefix = paths.slice_prefix(region, technology)
@@ -201,25 +180,86 @@ class RepositoryItems(RelatedItems):
                 document = json.loads(contents[sha])
             except ValueError:
                 document = None
+            extra = self._ephemeral.get(path) if isinstance(document, dict) else None
+            if extra:
+                from gitmonkey.normalize import merge_ephemeral
+
+                document = merge_ephemeral(document, extra)
             self._documents[path] = document if isinstance(document, dict) else None
 
 
 def referring_paths(
-    changed: Iterable[str], items: Mapping[str, str], read: Callable[[Iterable[str]], Mapping[str, bytes]]
+    changed: Iterable[str], items: Mapping[str, str], read: Callable[[Iterable[str]], Mapping[str, bytes]],
+    previous: Mapping[str, str] | None = None,
 ) -> set[str]:
-    """Paths of the items (in ``items``: path -> blob id) that refer to one of the ``changed`` item
-    paths, directly or through other items (a user, through its group, to the group's policy);
-    ``read`` maps blob ids to contents. Only the slices of technologies that can refer to a
-    changed technology are read, each once."""
+    """Paths of the items (in ``items``: path -> blob id) whose findings depend on one of the
+    ``changed`` item paths: the items that refer to it, directly or through other items (a user,
+    through its group, to the group's policy), and the targets that a reference declares judged by
+    their sources (``references.Reference.reaudits_target``: the security groups of a changed
+    instance). ``previous`` (path -> blob id of the version before the change) adds the targets a
+    changed item referred to before: the group an instance left, the groups of a deleted instance.
+    ``read`` maps blob ids to contents. Only the slices of technologies that can refer to a changed
+    technology are read, each once."""
     documents: dict[str, Any] = {}
+    versions: dict[tuple[str, str], Any] = {}
     slices = _Slices(items)
+    changed = set(changed)
     found: set[str] = set()
+    alone: set[str] = set()
     frontier = set(changed)
+    old = {p: s for p, s in (previous or {}).items() if _reaudits(p)}
+    for path, chain in _judged_targets(old, read, versions, items):
+        (frontier if chain else alone).add(path)
+    found |= frontier - changed
     while frontier:
-        new = _direct_referrers(frontier, slices, read, documents) - found - set(changed)
+        new = _direct_referrers(frontier, slices, read, documents) - found - changed
+        current = {p: items[p] for p in frontier | new if _reaudits(p) and p in items}
+        chained = set()
+        for path, chain in _judged_targets(current, read, versions, items):
+            (chained if chain else alone).add(path)
+        new |= chained - found - changed
         found |= new
         frontier = new
-    return found
+    return (found | alone) - changed
+
+
+def _reaudits(path: str) -> bool:
+    try:
+        return bool(reaudited_targets(paths.parse_item_path(path).technology))
+    except ValueError:
+        return False
+
+
+def _judged_targets(
+    wanted: Mapping[str, str], read: Callable[[Iterable[str]], Mapping[str, bytes]],
+    documents: dict[tuple[str, str], Any], items: Mapping[str, str],
+) -> Iterator[tuple[str, bool]]:
+    """(path, chain?) of the items that ``wanted`` items' references declare judged by them."""
+    unread = {p: s for p, s in wanted.items() if (p, s) not in documents}
+    if unread:
+        contents = read(set(unread.values()))
+        for path, sha in unread.items():
+            try:
+                documents[(path, sha)] = json.loads(contents[sha])
+            except (KeyError, ValueError):
+                documents[(path, sha)] = None
+    for path, sha in wanted.items():
+        document = documents[(path, sha)]
+        if not isinstance(document, dict) or not isinstance(document.get("configuration"), dict):
+            continue
+        technology = str(document.get("technology") or "")
+        modes = reaudited_targets(technology)
+        region = str(document.get("region") or GLOBAL)
+        for ref in references(technology, document["configuration"], region=region):
+            mode = modes.get(ref.technology)
+            if not mode:
+                continue
+            try:
+                target = paths.item_path(ref.region, ref.technology, ref.item_id)
+            except ValueError:
+                continue
+            if target in items:
+                yield target, mode == CHAIN
 
 
 class _Slices:
@@ -275,7 +315,8 @@ def _direct_referrers(
         if not isinstance(document, dict) or not isinstance(document.get("configuration"), dict):
             continue
         technology = str(document.get("technology") or "")
-        for ref in references(technology, document["configuration"]):
+        region = str(document.get("region") or GLOBAL)
+        for ref in references(technology, document["configuration"], region=region):
             try:
                 target_path = paths.item_path(ref.region, ref.technology, ref.item_id)
             except ValueError:

@@ -37,6 +37,9 @@ class Hit:
     details: str
     path: str
     key: str = ""
+    score: int | None = None
+    """A score for this finding below the rule's (an exposed port scores more than a web port); the
+    rule's score, after overrides, is the ceiling."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class Rule:
     report still holds against the version it was first measured against (see ``audit.run``)."""
     compliance: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     """Framework -> ids of the controls the rule implements, e.g. ``{"fsbp": ("EC2.19",)}``."""
+    weigh: str = ""
+    """``exposure``: each finding's score is weighed by how exposed the items using the finding's
+    security group permission are (``gitmonkey.audit.exposure.weigh_permission``)."""
 
     def applies_to(self, technology: str) -> bool:
         return fnmatch.fnmatchcase(technology, self.technology)
@@ -72,6 +78,7 @@ def rule(
     enabled: bool = True,
     compares_versions: bool = False,
     compliance: dict[str, tuple[str, ...]] | None = None,
+    weigh: str = "",
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Register a Python check ``f(document, previous, ctx) -> Iterable[Hit]`` as a rule.
 
@@ -97,6 +104,7 @@ def rule(
             enabled=enabled,
             compares_versions=compares_versions,
             compliance={k: tuple(v) for k, v in (compliance or {}).items()},
+            weigh=weigh,
         )
         return func
 

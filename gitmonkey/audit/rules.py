@@ -89,6 +89,7 @@ class RuleSet:
 
         ``cache`` (see ``gitmonkey.validation_cache``) skips the schema checks of unchanged inputs.
         """
+        import gitmonkey.audit.exposure_rules as exposure_rules
         import gitmonkey.audit.iam_rules as iam_rules
         import gitmonkey.audit.monitoring_rules as monitoring_rules
         import gitmonkey.audit.privilege_escalation as privilege_escalation
@@ -102,6 +103,7 @@ class RuleSet:
         rules += rules_from_object(iam_rules, "gitmonkey.audit.iam_rules")
         rules += rules_from_object(privilege_escalation, "gitmonkey.audit.privilege_escalation")
         rules += rules_from_object(monitoring_rules, "gitmonkey.audit.monitoring_rules")
+        rules += rules_from_object(exposure_rules, "gitmonkey.audit.exposure_rules")
         for index, directory in enumerate(config.get("rule_dirs") or ()):
             path = (Path(base_dir) / directory).resolve()
             if not path.is_dir():
@@ -162,7 +164,18 @@ class RuleSet:
             if hit.key in seen:
                 continue
             seen.add(hit.key)
-            findings.append(Finding(rule.id, score, rule.title, hit.details[:1024], hit.path, hit.key))
+            hit_score = score if hit.score is None else min(score, hit.score)
+            details = hit.details
+            if rule.weigh:
+                from gitmonkey.audit.exposure_rules import weigh_hit
+
+                weight = weigh_hit(rule.weigh, document, hit, ctx)
+                if weight is not None:
+                    weighed = weight.score(hit_score)
+                    note = f" (scored {weighed} of {hit_score}: {weight.text})" if weighed != hit_score else (
+                        f" ({weight.text})" if weight.text else "")
+                    hit_score, details = weighed, details + note
+            findings.append(Finding(rule.id, hit_score, rule.title, details[:1024], hit.path, hit.key))
         return findings
 
     def settings_by_id(self, rule_id: str, ctx: AuditContext) -> tuple[bool, int]:

@@ -20,6 +20,7 @@ from gitmonkey.audit import issues as iss
 from gitmonkey.audit.anchors import ChangeAnchors, read_versions
 from gitmonkey.audit.justify import JUSTIFICATIONS_PREFIX, Justifications
 from gitmonkey.config import AccountConfig, Config
+from gitmonkey.paths import parse_item_path
 
 if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository
@@ -73,7 +74,8 @@ def load_ruleset(config: Config, state_dir: Path | None = None) -> Any:
 def audit_context(config: Config, account: AccountConfig, now: datetime) -> Any:
     from gitmonkey.audit.context import AuditContext
 
-    return AuditContext.from_config(config.audit, account_id=account.id, account_name=account.name, now=now)
+    ctx = AuditContext.from_config(config.audit, account_id=account.id, account_name=account.name, now=now)
+    return replace(ctx, technologies=config.technologies)
 
 
 def changed_in_range(repo: AccountRepository, old: str | None, new: str) -> tuple[set[str], bool]:
@@ -157,7 +159,8 @@ def audit_repository(
         # again, compared with themselves: nothing of theirs changed.
         from gitmonkey.audit.related import referring_paths
 
-        for path in sorted(referring_paths(evaluate, items, repo.read_blobs) - evaluate.keys()):
+        previous = _previous_blobs(repo, evaluate)
+        for path in sorted(referring_paths(evaluate, items, repo.read_blobs, previous) - evaluate.keys()):
             evaluate[path] = head
     recheck = (
         {iss.item_path_for(p) for p in issue_blobs if p.endswith(".yaml")} - evaluate.keys()
@@ -186,8 +189,8 @@ def audit_repository(
         rules = ruleset if ruleset is not None else load_ruleset(config, repo.state_dir)
         from gitmonkey.audit.related import RepositoryItems
 
-        ctx = replace(audit_context(config, account, now), related=RepositoryItems(repo, items))
         ephemeral = _ephemeral(repo)
+        ctx = replace(audit_context(config, account, now), related=RepositoryItems(repo, items, ephemeral))
     anchors = ChangeAnchors(repo, rules, evaluate, items, befores, issue_blobs, result.errors)
     previous_specs = [(p, r) for p, r in evaluate.items() if r is not None and p in items]
     versions = read_versions(repo, previous_specs + anchors.item_specs(), anchors.issue_specs(),
@@ -338,6 +341,32 @@ def _last_change_parents(repo: AccountRepository, head: str) -> dict[str, str | 
             if name and name not in parents:
                 parents[name] = parent
     return parents
+
+
+def _previous_blobs(repo: AccountRepository, evaluate: Mapping[str, str | None]) -> dict[str, str]:
+    """Path -> blob id of the version before the change, for the changed items whose references
+    decide other items' findings (``references.Reference.reaudits_target``)."""
+    from gitmonkey.audit.references import reaudited_targets
+
+    by_revision: dict[str, list[str]] = {}
+    for path, revision in evaluate.items():
+        if revision is None:
+            continue
+        try:
+            technology = parse_item_path(path).technology
+        except ValueError:
+            continue
+        if reaudited_targets(technology):
+            by_revision.setdefault(revision, []).append(path)
+    blobs: dict[str, str] = {}
+    for revision, wanted in by_revision.items():
+        for start in range(0, len(wanted), 500):
+            out = repo.git("ls-tree", "-z", "--full-tree", revision, "--", *wanted[start:start + 500])
+            for record in out.split("\0"):
+                meta, _, path = record.partition("\t")
+                if path and meta.split(" ")[1:2] == ["blob"]:
+                    blobs[path] = meta.split(" ")[2]
+    return blobs
 
 
 def _ephemeral(repo: AccountRepository) -> Any:

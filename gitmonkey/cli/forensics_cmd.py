@@ -1,4 +1,4 @@
-"""``gitmonkey history | show | diff | at``: forensics over the account repositories."""
+"""``gitmonkey history | show | diff | at | compare | exposure``: forensics over the account repositories."""
 
 from __future__ import annotations
 
@@ -170,4 +170,50 @@ def compare_command(item: str, accounts: tuple[str, ...], regions: tuple[str, ..
                f"across {len(labels)} items", err=True)
 
 
-commands = [history_command, show_command, diff_command, at_command, compare_command]
+@click.command("exposure")
+@click.option("--account", "accounts", multiple=True, metavar="NAME",
+              help="Only these accounts (repeatable, globs on name or id).")
+@click.option("--technology", "technologies", multiple=True, metavar="TECH",
+              help="Only these technologies (repeatable, globs), e.g. 'rds.*'.")
+@click.option("--at", "at", default=None, metavar="WHEN", help="As the account was then.")
+@click.option("--all", "show_all", is_flag=True, help="Also list the items that are not reachable, with why.")
+@format_option("text", "json")
+@config_option
+@expected_errors(ForensicsError)
+def exposure_command(accounts: tuple[str, ...], technologies: tuple[str, ...], at: str | None, show_all: bool,
+                     output_format: str, config_path: str | None) -> None:
+    """List what is reachable from the internet (instances, load balancers, databases, Redshift,
+    OpenSearch), on which ports, and the path: public address, route, security group, network ACL.
+
+    Exit status 1 when something is reachable.
+
+    \b
+    Example:
+      gitmonkey exposure
+      gitmonkey exposure --account prod --technology 'rds.*' --all
+      gitmonkey exposure --at '2026-11-01' --format json
+    """
+    from gitmonkey.exposure_report import exposure_report
+
+    config = load(config_path)
+    rows = exposure_report(config, accounts=accounts, technologies=technologies, at=at,
+                           exposed_only=not show_all)
+    if output_format == "json":
+        echo_json([r.to_dict() for r in rows])
+    else:
+        table = [["account", "region", "technology", "id", "reachable on"]]
+        for row in rows:
+            table.append([_safe(c) for c in (row.account, row.region, row.technology, row.id,
+                                              row.ports() if row.exposed else "not reachable")])
+        if len(table) > 1:
+            _table(table)
+        for row in rows:
+            for line in [o["path"] for o in row.openings] or row.reasons:
+                click.echo(_safe(f"  {row.id}: {line}"))
+        exposed = sum(r.exposed for r in rows)
+        click.echo(f"{exposed} item(s) reachable from the internet", err=True)
+    if any(r.exposed for r in rows):
+        raise SystemExit(1)
+
+
+commands = [history_command, show_command, diff_command, at_command, compare_command, exposure_command]
