@@ -77,7 +77,7 @@ from typing import Any
 from gitmonkey.aws import SliceContext
 from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers import _iam_aws_policies
+from gitmonkey.watchers import _iam_aws_policies, _iam_instance_profiles
 from gitmonkey.watchers._common import (
     call_or_absent,
     collect,
@@ -752,6 +752,7 @@ def list_root(ctx: SliceContext) -> list[Item]:
 TECHNOLOGIES = (
     *TECHNOLOGIES,
     *_iam_aws_policies.TECHNOLOGIES,
+    *_iam_instance_profiles.TECHNOLOGIES,
     Technology(
         name="iam.password_policy",
         is_global=True,
