@@ -16,6 +16,10 @@ from typing import Any
 from gitmonkey.config import Config
 from gitmonkey.forensics import parse_when
 
+INTERFACES = ("ec2.network_interface",)
+"""Judged (a security group's users include them) but reported only when asked for: each is
+already the instance, load balancer or database it belongs to."""
+
 
 @dataclass
 class ExposureRow:
@@ -66,7 +70,9 @@ def exposure_report(config: Config, *, accounts: Sequence[str] = (), technologie
         ephemeral = EphemeralStore.load(repo.state_dir) if at is None else None
         related = RepositoryItems(repo, blobs, ephemeral)
         for technology in PLACEMENTS:
-            if technologies and not any(fnmatch.fnmatchcase(technology, t) for t in technologies):
+            wanted = any(fnmatch.fnmatchcase(technology, t) for t in technologies) if technologies else (
+                technology not in INTERFACES)
+            if not wanted:
                 continue
             for region in related.regions(technology):
                 for document in related.all(technology, region):

@@ -248,6 +248,13 @@ def seed_iam_role(aws: Aws) -> str:
     return "seed-role"
 
 
+def seed_iam_instance_profile(aws: Aws) -> str:
+    aws("iam").create_role(RoleName="seed-role", AssumeRolePolicyDocument=json.dumps(TRUST))
+    aws("iam").create_instance_profile(InstanceProfileName="seed-profile")
+    aws("iam").add_role_to_instance_profile(InstanceProfileName="seed-profile", RoleName="seed-role")
+    return "seed-profile"
+
+
 def seed_iam_saml_provider(aws: Aws) -> str:
     aws("iam").create_saml_provider(Name="seed-idp", SAMLMetadataDocument=SAML_METADATA)
     return "seed-idp"
@@ -846,6 +853,7 @@ SEEDS: dict[str, Seed] = {
     "iam.group": Seed(seed_iam_group, ("iam:GetAccountAuthorizationDetails",)),
     "iam.policy": Seed(seed_iam_policy, ("iam:GetAccountAuthorizationDetails",)),
     "iam.role": Seed(seed_iam_role, ("iam:GetAccountAuthorizationDetails", "iam:ListRoles")),
+    "iam.instance_profile": Seed(seed_iam_instance_profile, ("iam:ListInstanceProfiles",)),
     "iam.saml_provider": Seed(seed_iam_saml_provider, ("iam:ListSAMLProviders", "iam:GetSAMLProvider")),
     "iam.server_certificate": Seed(
         seed_iam_server_certificate, ("iam:ListServerCertificates", "iam:GetServerCertificate")

@@ -8,7 +8,7 @@ role per profile (as AWS does), so paging and a profile listing two roles are St
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -335,24 +335,3 @@ def test_declaration() -> None:
     assert tech.ephemeral_paths == () and tech.secret_paths == ()
     assert tech.always_returned == {"iam:ListInstanceProfiles": ("InstanceProfiles",)}
     assert "tags" in tech.description.lower()
-
-
-# --- seeds for the garbling meta-test ----------------------------------------------------------------
-
-
-def seed_instance_profile(client: Callable[..., Any]) -> None:
-    iam = client("iam", region_name=REGION)
-    iam.create_role(RoleName="seed-role", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.create_instance_profile(InstanceProfileName="seed-profile")
-    iam.add_role_to_instance_profile(InstanceProfileName="seed-profile", RoleName="seed-role")
-
-
-GARBLE_SEEDS: dict[str, Callable[[Callable[..., Any]], None]] = {TECH: seed_instance_profile}
-
-
-@pytest.mark.parametrize("name", sorted(GARBLE_SEEDS))
-def test_garble_seeds_create_an_item(iam: Any, name: str) -> None:
-    GARBLE_SEEDS[name](lambda service, region_name=REGION: boto3.client(service, region_name=region_name))
-    items = list(get_technology(name).list_items(new_ctx()))
-    assert [item.id for item in items] == ["seed-profile"]
-    assert items[0].configuration["Roles"][0]["RoleName"] == "seed-role"

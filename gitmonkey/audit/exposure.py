@@ -10,10 +10,14 @@ An item is reachable on a port when all of these hold, and the verdict names eac
    out.
 
 The items are read from the repository at the audited commit (``ctx.related``), so the verdict at
-any commit is the exposure at that point in history. Two approximations, both stated in the
-verdict: an auto-assigned public IPv4 address is ephemeral (it changes on every stop and start),
-so it is the address the last sync saw; and a link whose item is not recorded (a subnet of a
-technology that is not watched) is assumed open and said to be unchecked — unknown is not safe.
+a commit is the exposure at that point in history, with two approximations:
+
+- an auto-assigned public IPv4 address is ephemeral (it changes on every stop and start, and is
+  kept out of history so that those make no commit): the audit sees the address the last sync saw
+  (``.git/gitmonkey/ephemeral.json``), and a verdict on an old commit sees only Elastic IPs and
+  IPv6 addresses;
+- a link whose item is not recorded (the subnet of a technology that is not watched) is assumed
+  open, and the verdict says it was not checked: unknown is not safe.
 """
 
 from __future__ import annotations
@@ -207,7 +211,7 @@ def _database(document: Mapping[str, Any], port: Any, subnets: tuple[str, ...] |
     subnet_group = configuration.get("DBSubnetGroup")
     vpc = configuration.get("VpcId") or (
         subnet_group.get("VpcId") if isinstance(subnet_group, Mapping) else None)
-    return [Placement(str(document.get("id")), {net.IPV4: "publicly accessible"}, subnets, groups, listens,
+    return [Placement(str(document.get("id")), {net.IPV4: "PubliclyAccessible set"}, subnets, groups, listens,
                       vpc=vpc)]
 
 

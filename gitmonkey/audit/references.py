@@ -57,6 +57,8 @@ class Reference:
     read: Callable[[Mapping[str, Any]], Iterator[Ref]]
     reaudits_target: str = ""
     """``CHAIN`` or ``ALONE`` when the target's findings also depend on the source (module docstring)."""
+    reaudits_source: bool = True
+    """False when the source is not judged by the target (a network ACL by the subnets it names)."""
 
 
 @dataclass(frozen=True)
@@ -198,9 +200,9 @@ REFERENCES: tuple[Reference, ...] = (
     Reference("ec2.instance", ("ec2.network_interface",), _named("ec2.network_interface",
                                                                  "NetworkInterfaces[].NetworkInterfaceId")),
     Reference("ec2.network_interface", ("ec2.instance",), _named("ec2.instance", "Attachment.InstanceId")),
-    Reference("ec2.elastic_ip", ("ec2.instance",), _named("ec2.instance", "InstanceId"), CHAIN),
+    Reference("ec2.elastic_ip", ("ec2.instance",), _named("ec2.instance", "InstanceId"), CHAIN, False),
     Reference("ec2.elastic_ip", ("ec2.network_interface",),
-              _named("ec2.network_interface", "NetworkInterfaceId"), CHAIN),
+              _named("ec2.network_interface", "NetworkInterfaceId"), CHAIN, False),
     Reference("rds.db_instance", ("rds.db_cluster",), _named("rds.db_cluster", "DBClusterIdentifier")),
     Reference("rds.db_instance", ("rds.db_subnet_group",),
               _named("rds.db_subnet_group", "DBSubnetGroup.DBSubnetGroupName")),
@@ -208,7 +210,7 @@ REFERENCES: tuple[Reference, ...] = (
               _named("rds.db_instance", "DBClusterMembers[].DBInstanceIdentifier")),
     Reference("rds.db_cluster", ("rds.db_subnet_group",), _named("rds.db_subnet_group", "DBSubnetGroup")),
     Reference("ec2.subnet", ("ec2.route_table",), _named("ec2.route_table", "RouteTableId")),
-    Reference("ec2.network_acl", (SUBNET,), _named(SUBNET, "Associations[].SubnetId"), CHAIN),
+    Reference("ec2.network_acl", (SUBNET,), _named(SUBNET, "Associations[].SubnetId"), CHAIN, False),
     Reference("ec2.route_table", ("ec2.nat_gateway",), _named("ec2.nat_gateway", "Routes[].NatGatewayId")),
     *(Reference(source, ("ec2.vpc",), _named("ec2.vpc", key)) for source, key in (
         ("ec2.subnet", "VpcId"), ("ec2.route_table", "VpcId"), ("ec2.instance", "VpcId"),

@@ -69,21 +69,25 @@ class RelatedItems:
     def referring(self, document: Mapping[str, Any], source: str) -> list[tuple[Ref, dict[str, Any]]]:
         """The ``source`` items that refer to ``document``'s item, each with its reference to it
         (the path in the referring item). Regional sources are looked for in the item's region
-        (in every region for a global item)."""
-        technology = str(document.get("technology") or "")
-        item_id = str(document.get("id") or "")
-        region = str(document.get("region") or GLOBAL)
-        found = []
-        for region_ in (self.regions(source) if region == GLOBAL else (region,)):
-            for candidate in self.all(source, region_):
+        (in every region for a global item). The references of a slice are indexed once."""
+        target = (str(document.get("technology") or ""), str(document.get("region") or GLOBAL),
+                  str(document.get("id") or ""))
+        regions = self.regions(source) if target[1] == GLOBAL else (target[1],)
+        return [found for region in regions
+                for found in self._referring_index(source, region).get(target, ())]
+
+    def _referring_index(self, source: str, region: str) -> dict[tuple[str, ...], list[tuple[Ref, Any]]]:
+        indexes = self.memo.setdefault("referring", {})
+        index = indexes.get((source, region))
+        if index is None:
+            index = indexes[(source, region)] = {}
+            for candidate in self.all(source, region):
                 configuration = candidate.get("configuration")
-                if not isinstance(configuration, Mapping):
-                    continue
-                for ref in references(source, configuration, technology, region_):
-                    if ref.item_id == item_id and ref.region == region:
-                        found.append((ref, candidate))
-                        break
-        return found
+                if isinstance(configuration, Mapping):
+                    for ref in references(source, configuration, region=region):
+                        key = (ref.technology, ref.region, ref.item_id)
+                        index.setdefault(key, []).append((ref, candidate))
+        return index
 
     def all(self, technology: str, region: str) -> list[dict[str, Any]]:
         """Every item of ``technology`` in ``region``, in path order."""
@@ -158,7 +162,11 @@ class RepositoryItems(RelatedItems):
             return []
         if (region, technology) not in self._loaded:
             self._load(region, technology)
-        return [d for p, d in sorted(self._documents.items()) if p.startswith(prefix) and d is not None]
+        listed = self.memo.setdefault("all", {})
+        if prefix not in listed:
+            listed[prefix] = [d for p, d in sorted(self._documents.items())
+                              if p.startswith(prefix) and d is not None]
+        return list(listed[prefix])
 
     def regions(self, technology: str) -> list[str]:
         if self._regions is None:
@@ -298,7 +306,7 @@ def _direct_referrers(
         if location.id is None:
             continue
         for reference in REFERENCES:
-            if location.technology in reference.targets:
+            if location.technology in reference.targets and reference.reaudits_source:
                 wanted.setdefault(reference.source, set()).add(path)
     found = {p for technology in dependents for p in slices.of(technology)}
     candidates = {p: slices.items[p] for technology in wanted for p in slices.of(technology)}

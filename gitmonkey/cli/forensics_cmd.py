@@ -212,6 +212,9 @@ def exposure_command(accounts: tuple[str, ...], technologies: tuple[str, ...], a
                 click.echo(_safe(f"  {row.id}: {line}"))
         exposed = sum(r.exposed for r in rows)
         click.echo(f"{exposed} item(s) reachable from the internet", err=True)
+        if at is not None:
+            click.echo("note: auto-assigned public IPv4 addresses are ephemeral and not kept in history; "
+                       "--at sees Elastic IPs and IPv6 addresses", err=True)
     if any(r.exposed for r in rows):
         raise SystemExit(1)
 

@@ -7,6 +7,7 @@ yields one finding per offending element. See docs/readme/rules.md for the refer
 
 Modules: ``base`` (errors, JMESPath, matches), ``ops`` (value comparisons and presence),
 ``conditions`` (and / or / not / list-item), ``changes`` (predicates on the previous version),
+``related`` (conditions on the items an item names or that name it),
 ``compiler`` (spec to nodes, evaluation on a document) and ``templates`` (finding texts).
 """
 
@@ -33,6 +34,7 @@ from gitmonkey.audit.filters.ops import (
     Presence,
     Value,
 )
+from gitmonkey.audit.filters.related import Related
 from gitmonkey.audit.filters.templates import Template
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "Or",
     "Presence",
     "Previous",
+    "Related",
     "Scope",
     "Template",
     "Value",

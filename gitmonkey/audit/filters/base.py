@@ -100,15 +100,23 @@ class Match:
 
 @dataclass(frozen=True)
 class Scope:
+    """Where a node is evaluated: ``value`` (at ``path``) inside the configuration of ``document``.
+
+    ``document`` is the item whose configuration is being read (the audited item, or a related
+    item inside ``related.where``): ``related`` follows its references. Child scopes (list
+    elements, old / new values) keep it.
+    """
+
     value: Any
     path: str
     ctx: AuditContext
     bindings: Mapping[str, Any] = field(default_factory=dict)
     previous: Any = None
     has_previous: bool = False
+    document: Mapping[str, Any] | None = None
 
     def child(self, value: Any, path: str, bindings: Mapping[str, Any]) -> Scope:
-        return Scope(value=value, path=path, ctx=self.ctx, bindings=bindings)
+        return Scope(value=value, path=path, ctx=self.ctx, bindings=bindings, document=self.document)
 
 
 class Node:

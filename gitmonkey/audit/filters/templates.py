@@ -15,8 +15,10 @@ _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]+)\}")
 class Template:
     """``"{perm.IpProtocol} from {range.CidrIp}"``: each ``{...}`` is a JMESPath over the bindings.
 
-    Names available: the ``as`` names of list-item / added-item, ``old`` / ``new`` of changed,
-    ``config`` (the configuration), ``document`` (the whole item). ``{{`` and ``}}`` are braces.
+    Names available: the ``as`` names of list-item / added-item (the element), of related (the
+    related item's whole document: ``{profile.id}``, ``{profile.configuration.Roles[0].RoleName}``),
+    ``old`` / ``new`` of changed, ``config`` (the configuration), ``document`` (the whole item).
+    ``{{`` and ``}}`` are braces.
     """
 
     def __init__(self, text: Any, where: str) -> None:
