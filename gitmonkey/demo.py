@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gitmonkey.config import Config
@@ -195,6 +195,7 @@ def create_account() -> dict[str, str]:
             )
             ec2.create_tags(Resources=[web, db], Tags=[{"Key": "env", "Value": "demo"}])
             ids["web"] = web
+            ids["instance"] = _create_web_server(ec2, vpc_id, web)
         else:
             bastion = ec2.create_security_group(
                 GroupName="bastion", Description="ssh from the office", VpcId=vpc_id
@@ -212,6 +213,31 @@ def create_account() -> dict[str, str]:
             )
     _create_serverless(ids)
     return ids
+
+
+def _create_web_server(ec2: Any, vpc_id: str, group: str) -> str:
+    """A web server in the default VPC, as AWS makes one: a public subnet routed to an internet
+    gateway, a public address, the app-server role through an instance profile."""
+    import boto3
+
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}]
+    [main] = ec2.describe_route_tables(Filters=filters)["RouteTables"]
+    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"][0]["SubnetId"]
+    iam = boto3.client("iam")
+    iam.create_instance_profile(InstanceProfileName="app-server")
+    iam.add_role_to_instance_profile(InstanceProfileName="app-server", RoleName="app-server")
+    answer = ec2.run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+        IamInstanceProfile={"Name": "app-server"},
+        MetadataOptions={"HttpTokens": "required"},
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group],
+                            "AssociatePublicIpAddress": True}],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web-1"}]}],
+    )
+    return answer["Instances"][0]["InstanceId"]
 
 
 def _function_zip() -> bytes:

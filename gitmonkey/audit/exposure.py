@@ -472,7 +472,7 @@ def weigh_permission(group: Mapping[str, Any], index: int | None, related: Relat
         for opening in verdict.openings:
             via = opening.via
             if via and via.group_id == group_id and (index is None or via.index == index):
-                return Weight(EXPOSED, opening.text)
+                return Weight(EXPOSED, opening.text.split("; ", 1)[-1])
         closed.extend(verdict.closed[:1])
     instances = {str(u.get("id")) for u in users if u.get("technology") == "ec2.instance"}
     shown = sorted({str(u.get("id")) for u in users
