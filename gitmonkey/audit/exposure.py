@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitmonkey.audit import network as net
+import gitmonkey.audit.network as net
 from gitmonkey.audit.references import SG, SUBNET
 from gitmonkey.audit.related import RelatedItems
 

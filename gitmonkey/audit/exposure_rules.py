@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from gitmonkey.audit import exposure as ex
+import gitmonkey.audit.exposure as ex
 from gitmonkey.audit.context import AuditContext
 from gitmonkey.audit.references import SG, references
 from gitmonkey.audit.related import NoRelatedItems

@@ -11,7 +11,7 @@ from gitmonkey.audit.filters.base import FilterError, Match, Node, Scope, canoni
 from gitmonkey.audit.filters.changes import CHANGE_KEYWORDS, Changed, IsNew, ItemDelta, Previous
 from gitmonkey.audit.filters.conditions import And, ListItem, Not, Or
 from gitmonkey.audit.filters.ops import PRESENCE, Presence, Value
-from gitmonkey.audit.filters.related import Related
+from gitmonkey.audit.filters.related import Related, RelatedUnknown
 
 _SINGLE_KEYWORDS = ("and", "or", "not", "list-item", "related", *CHANGE_KEYWORDS, *PRESENCE)
 
@@ -78,7 +78,10 @@ def evaluate(node: Node, document: Mapping[str, Any], previous: Mapping[str, Any
         has_previous=previous is not None,
         document=document,
     )
-    matches = node.evaluate(scope)
+    try:
+        matches = node.evaluate(scope)
+    except RelatedUnknown:
+        return []
     unique: dict[str, Match] = {}
     for match in matches:
         unique.setdefault(match.path + canonical(dict(match.bindings)), match)

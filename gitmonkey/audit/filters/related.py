@@ -23,6 +23,7 @@ from typing import Any
 
 from gitmonkey.audit.filters.base import CompileNested, FilterError, Match, Node, Scope, canonical
 from gitmonkey.audit.references import REFERENCES
+from gitmonkey.audit.related import NoRelatedItems
 
 DIRECTIONS = ("referenced", "referring")
 RESERVED_NAMES = ("config", "document", "old", "new")
@@ -44,6 +45,11 @@ def _declared(technology: str, direction: str) -> bool:
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else canonical(value)
     return text if len(text) <= 100 else hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RelatedUnknown(Exception):
+    """An item judged alone (no related items at all): a filter that asks for related items cannot
+    be decided, in either direction, so the rule does not match (``compiler.evaluate``)."""
 
 
 class Related(Node):
@@ -111,6 +117,8 @@ class Related(Node):
         return found
 
     def evaluate(self, scope: Scope) -> list[Match]:
+        if isinstance(scope.ctx.related, NoRelatedItems):
+            raise RelatedUnknown
         outer = {k: v for k, v in scope.bindings.items() if k != KEY_BINDING}
         result: list[Match] = []
         for path, identity, other, missing in self._related(scope):
