@@ -23,8 +23,8 @@ IAM items are global.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gitmonkey.audit.statement import parse_arn
@@ -88,8 +88,10 @@ def _named(technology: str, where: str, region: str = SAME_REGION) -> Callable[.
     """References to ``technology`` by id at ``where``: ``A.B`` (one value), ``A[].B`` (a list of
     values, or of objects when followed by ``.key``), ``A[].B[].C`` (lists in lists)."""
 
+    parts = where.split("[]")
+
     def read(configuration: Mapping[str, Any]) -> Iterator[Ref]:
-        yield from _walk(configuration, where.split("[]"), "configuration", technology, region)
+        yield from _walk(configuration, parts, "configuration", technology, region)
 
     return read
 
@@ -227,19 +229,26 @@ DEPENDENCIES: tuple[Dependency, ...] = (
 )
 
 
+_BY_SOURCE: dict[str, list[Reference]] = {}
+for _reference in REFERENCES:
+    _BY_SOURCE.setdefault(_reference.source, []).append(_reference)
+
+
 def references(technology: str, configuration: Mapping[str, Any], target: str | None = None,
-               region: str = GLOBAL) -> list[Ref]:
-    """The references an item of ``technology`` in ``region`` makes (to ``target`` items only, if
-    given), each once (the first place it is named), in the order they are found."""
+               region: str = GLOBAL, *, targets: Collection[str] | None = None) -> list[Ref]:
+    """The references an item of ``technology`` in ``region`` makes (to ``target`` items only, or
+    to items of ``targets``, if given), each once (the first place it is named), in the order they
+    are found."""
+    wanted = {target} if target is not None else (set(targets) if targets is not None else None)
     found: dict[tuple[str, str, str], Ref] = {}
-    for reference in REFERENCES:
-        if reference.source != technology or (target is not None and target not in reference.targets):
+    for reference in _BY_SOURCE.get(technology, ()):
+        if wanted is not None and wanted.isdisjoint(reference.targets):
             continue
         for ref in reference.read(configuration):
-            if target is not None and ref.technology != target:
+            if wanted is not None and ref.technology not in wanted:
                 continue
             if ref.region == SAME_REGION:
-                ref = replace(ref, region=region)
+                ref = Ref(ref.technology, ref.item_id, ref.path, region, ref.value)
             found.setdefault((ref.technology, ref.region, ref.item_id), ref)
     return list(found.values())
 

@@ -74,17 +74,17 @@ class RelatedItems:
                   str(document.get("id") or ""))
         regions = self.regions(source) if target[1] == GLOBAL else (target[1],)
         return [found for region in regions
-                for found in self._referring_index(source, region).get(target, ())]
+                for found in self._referring_index(source, region, target[0]).get(target, ())]
 
-    def _referring_index(self, source: str, region: str) -> dict[tuple[str, ...], list[tuple[Ref, Any]]]:
+    def _referring_index(self, source: str, region: str, target: str) -> dict[tuple[str, ...], list[Any]]:
         indexes = self.memo.setdefault("referring", {})
-        index = indexes.get((source, region))
+        index = indexes.get((source, region, target))
         if index is None:
-            index = indexes[(source, region)] = {}
+            index = indexes[(source, region, target)] = {}
             for candidate in self.all(source, region):
                 configuration = candidate.get("configuration")
                 if isinstance(configuration, Mapping):
-                    for ref in references(source, configuration, region=region):
+                    for ref in references(source, configuration, target, region):
                         key = (ref.technology, ref.region, ref.item_id)
                         index.setdefault(key, []).append((ref, candidate))
         return index
@@ -293,7 +293,7 @@ def _direct_referrers(
     changed: Iterable[str], slices: _Slices, read: Callable[[Iterable[str]], Mapping[str, bytes]],
     documents: dict[str, Any],
 ) -> set[str]:
-    wanted: dict[str, set[str]] = {}
+    wanted: dict[str, set[tuple[str, str, str]]] = {}
     dependents: set[str] = set()
     for path in changed:
         try:
@@ -307,7 +307,8 @@ def _direct_referrers(
             continue
         for reference in REFERENCES:
             if location.technology in reference.targets and reference.reaudits_source:
-                wanted.setdefault(reference.source, set()).add(path)
+                key = (location.technology, location.region, location.id)
+                wanted.setdefault(reference.source, set()).add(key)
     found = {p for technology in dependents for p in slices.of(technology)}
     candidates = {p: slices.items[p] for technology in wanted for p in slices.of(technology)}
     unread = {p: s for p, s in candidates.items() if p not in documents}
@@ -323,13 +324,10 @@ def _direct_referrers(
         if not isinstance(document, dict) or not isinstance(document.get("configuration"), dict):
             continue
         technology = str(document.get("technology") or "")
+        keys = wanted.get(technology, set())
+        targets = {key[0] for key in keys}
         region = str(document.get("region") or GLOBAL)
-        for ref in references(technology, document["configuration"], region=region):
-            try:
-                target_path = paths.item_path(ref.region, ref.technology, ref.item_id)
-            except ValueError:
-                continue
-            if target_path in wanted.get(technology, ()):
-                found.add(path)
-                break
+        if any((ref.technology, ref.region, ref.item_id) in keys
+               for ref in references(technology, document["configuration"], region=region, targets=targets)):
+            found.add(path)
     return found
