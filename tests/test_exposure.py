@@ -673,3 +673,37 @@ def test_a_change_reaudits_dependents_through_the_declared_relations() -> None:
     assert reaudited("sg-a") == {"i-1", "sg-b"}
     # An instance that left sg-a for sg-b: both groups are weighed again.
     assert reaudited("i-2", previous={"i-2": "blob-old-i-2"}) == {"sg-a", "sg-b"}
+
+
+def test_a_classic_load_balancer_inherits_its_groups_internet_ingress_on_listener_ports(
+    tmp_path: Path, aws: None
+) -> None:
+    world = World(tmp_path)
+    web = world.group("classic", ("tcp", 443), ("tcp", 22))
+    elb = boto3.client("elb", region_name=REGION)
+    for name, scheme in (("classic-public", "internet-facing"), ("classic-private", "internal")):
+        elb.create_load_balancer(
+            LoadBalancerName=name,
+            Listeners=[
+                {
+                    "Protocol": "HTTPS",
+                    "LoadBalancerPort": 443,
+                    "InstanceProtocol": "HTTP",
+                    "InstancePort": 80,
+                    "SSLCertificateId": "arn:aws:iam::123456789012:server-certificate/x",
+                }
+            ],
+            Subnets=[world.subnet],
+            SecurityGroups=[web],
+            Scheme=scheme,
+        )
+    world.sync([*NETWORK, "elb.load_balancer"])
+
+    issues = world.issue("elb.load_balancer.internet-exposed", "elb.load_balancer", "classic-public")
+    # Port 22 is open in the group too, but the load balancer listens on 443 only.
+    assert [(i["key"], i["score"]) for i in issues] == [("tcp:443:IPv4", 10)]
+    assert issues[0]["details"].startswith(
+        f"{web} allows tcp/443 from 0.0.0.0/0; used by classic-public with "
+        f"internet-facing scheme in {world.subnet} routed to {world.igw}"
+    )
+    assert world.issue("elb.load_balancer.internet-exposed", "elb.load_balancer", "classic-private") == []
