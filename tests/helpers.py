@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,34 @@ def inject(monkeypatch: pytest.MonkeyPatch, event: str, handler: Callable[..., A
     with monkeypatch.context() as patch:
         patch.setattr(SliceContext, "client", client)
         yield fired
+
+
+class SyncedAccount:
+    """One moto account (``ACCOUNT_ID``, one region) synced into a real account repository with only
+    the ``rules`` enabled; ``sync`` reads ``technologies`` (tests build the account with boto3)."""
+
+    def __init__(self, tmp_path: Path, rules: Sequence[str], technologies: Sequence[str],
+                 region: str = "us-east-1") -> None:
+        enabled = ({"rule": r, "disabled": False} for r in rules)
+        audit = {"overrides": [{"rule": "*", "disabled": True}, *enabled]}
+        self.config = make_config(tmp_path, audit=audit,
+                                  accounts=[{"name": "prod", "id": ACCOUNT_ID, "regions": [region]}])
+        self.path = self.config.repo_path(self.config.accounts[0])
+        self.technologies = list(technologies)
+
+    def sync(self, technologies: Sequence[str] | None = None, now: datetime | None = None) -> None:
+        from gitmonkey.sync import run_sync
+
+        report = run_sync(self.config, technologies=list(technologies or self.technologies), now=now)
+        assert report.exit_code == 0, report.to_dict()
+
+    def issues(self, item: str) -> list[dict[str, Any]]:
+        """The open issues of the item at path ``item`` (items/...)."""
+        from gitmonkey.audit import issues as iss
+
+        path = self.path / iss.issue_path_for(item)
+        return yaml.safe_load(path.read_text())["issues"] if path.exists() else []
+
+    def subject(self) -> str:
+        return git(self.path, "log", "-1", "--format=%s").strip()
+

@@ -14,18 +14,15 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
 
 from gitmonkey import hooks
-from gitmonkey.audit import issues as iss
 from gitmonkey.audit.related import StaticItems, referring_paths
 from gitmonkey.audit.run import audit_all
 from gitmonkey.paths import item_path
 from gitmonkey.store import AccountRepository
-from gitmonkey.sync import run_sync
 from gitmonkey.watchers import all_technologies
-from tests.helpers import ACCOUNT_ID, git, make_config, slice_context
+from tests.helpers import ACCOUNT_ID, SyncedAccount, slice_context
 from tests.test_hooks import person
 
 ADMIN = "iam.user.policy-admin"
@@ -34,11 +31,6 @@ IAM = ["iam.user", "iam.group", "iam.policy", "iam.role"]
 ALICE = item_path("global", "iam.user", "alice")
 BOB = item_path("global", "iam.user", "bob")
 ADMINS = item_path("global", "iam.group", "admins")
-
-
-def only(*rule_ids: str) -> dict[str, Any]:
-    return {"overrides": [{"rule": "*", "disabled": True},
-                          *({"rule": r, "disabled": False} for r in rule_ids)]}
 
 
 def policy_document(*actions: str) -> str:
@@ -52,23 +44,10 @@ def aws() -> Iterator[None]:
         yield
 
 
-class World:
+class World(SyncedAccount):
     def __init__(self, tmp_path: Path, *rule_ids: str) -> None:
-        self.config = make_config(tmp_path, audit=only(*rule_ids),
-                                  accounts=[{"name": "prod", "id": ACCOUNT_ID, "regions": ["us-east-1"]}])
-        self.path = self.config.repo_path(self.config.accounts[0])
+        super().__init__(tmp_path, rule_ids, IAM)
         self.iam = boto3.client("iam", region_name="us-east-1")
-
-    def sync(self) -> None:
-        report = run_sync(self.config, technologies=IAM)
-        assert report.exit_code == 0, report.to_dict()
-
-    def issues(self, item: str) -> list[dict[str, Any]]:
-        path = self.path / iss.issue_path_for(item)
-        return yaml.safe_load(path.read_text())["issues"] if path.exists() else []
-
-    def subject(self) -> str:
-        return git(self.path, "log", "-1", "--format=%s").strip()
 
 
 def test_admin_through_a_group_and_a_customer_managed_policy_is_found_on_the_user(

@@ -17,18 +17,15 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
 
-from gitmonkey.audit import issues as iss
 from gitmonkey.audit import network as net
 from gitmonkey.audit.exposure import exposure
 from gitmonkey.audit.related import RepositoryItems, StaticItems
 from gitmonkey.paths import item_path
 from gitmonkey.store import AccountRepository
 from gitmonkey.store.state import EphemeralStore
-from gitmonkey.sync import run_sync
-from tests.helpers import ACCOUNT_ID, make_config
+from tests.helpers import ACCOUNT_ID, SyncedAccount, make_config
 
 REGION = "us-east-1"
 NETWORK = [
@@ -58,17 +55,11 @@ def aws() -> Iterator[None]:
         yield
 
 
-class World:
+class World(SyncedAccount):
     """One moto account with a VPC, an attached internet gateway and a public subnet routed to it."""
 
     def __init__(self, tmp_path: Path) -> None:
-        audit = {
-            "overrides": [{"rule": "*", "disabled": True}, *({"rule": r, "disabled": False} for r in RULES)]
-        }
-        self.config = make_config(
-            tmp_path, audit=audit, accounts=[{"name": "prod", "id": ACCOUNT_ID, "regions": [REGION]}]
-        )
-        self.path = self.config.repo_path(self.config.accounts[0])
+        super().__init__(tmp_path, RULES, NETWORK, REGION)
         self.ec2 = boto3.client("ec2", region_name=REGION)
         self.vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         self.subnet = self.ec2.create_subnet(
@@ -113,16 +104,8 @@ class World:
         )
         return answer["Instances"][0]["InstanceId"]
 
-    def sync(self, technologies: list[str] | None = None, now: datetime | None = None) -> None:
-        report = run_sync(self.config, technologies=technologies or NETWORK, now=now)
-        assert report.exit_code == 0, report.to_dict()
-
-    def issues(self, technology: str, item_id: str) -> list[dict[str, Any]]:
-        path = self.path / iss.issue_path_for(item_path(REGION, technology, item_id))
-        return yaml.safe_load(path.read_text())["issues"] if path.exists() else []
-
     def issue(self, rule: str, technology: str, item_id: str) -> list[dict[str, Any]]:
-        return [i for i in self.issues(technology, item_id) if i["rule"] == rule]
+        return [i for i in self.issues(item_path(REGION, technology, item_id)) if i["rule"] == rule]
 
     def verdict(self, technology: str, item_id: str) -> Any:
         repo = AccountRepository(self.path)

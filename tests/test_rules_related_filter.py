@@ -21,16 +21,13 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from gitmonkey.audit import issues as iss
 from gitmonkey.audit.context import AuditContext
 from gitmonkey.audit.filters import FilterError, Match, compile_filter, evaluate
 from gitmonkey.audit.related import NoRelatedItems, StaticItems
 from gitmonkey.audit.rules import Rule, RuleSet, load_rule_file
 from gitmonkey.audit.schemas import load_schema
 from gitmonkey.paths import item_path
-from gitmonkey.sync import run_sync
-from gitmonkey.watchers import all_technologies
-from tests.helpers import ACCOUNT_ID, git, make_config
+from tests.helpers import ACCOUNT_ID, SyncedAccount
 
 CTX = AuditContext(account_id=ACCOUNT_ID, account_name="prod", known_accounts={}, trusted_cidrs=(),
                    now=datetime(2024, 6, 1, tzinfo=UTC))
@@ -392,33 +389,15 @@ def plain_aws() -> Iterator[None]:
         yield
 
 
-class World:
+class World(SyncedAccount):
     """One account repository, synced from moto with only ``rule`` enabled."""
 
     def __init__(self, tmp_path: Path, rule: str = RULE, technologies: list[str] = TECHNOLOGIES) -> None:
-        audit = {"overrides": [{"rule": "*", "disabled": True}, {"rule": rule, "disabled": False}]}
-        self.technologies = technologies
-        self.config = make_config(tmp_path, audit=audit,
-                                  accounts=[{"name": "prod", "id": ACCOUNT_ID, "regions": [REGION]}])
-        self.path = self.config.repo_path(self.config.accounts[0])
+        super().__init__(tmp_path, [rule], technologies, REGION)
         self.iam = boto3.client("iam", region_name=REGION)
         self.ec2 = boto3.client("ec2", region_name=REGION)
 
-    def sync(self) -> None:
-        report = run_sync(self.config, technologies=self.technologies)
-        assert report.exit_code == 0, report.to_dict()
 
-    def issues(self, item: str) -> list[dict[str, Any]]:
-        path = self.path / iss.issue_path_for(item)
-        return yaml.safe_load(path.read_text())["issues"] if path.exists() else []
-
-    def subject(self) -> str:
-        return git(self.path, "log", "-1", "--format=%s").strip()
-
-
-@pytest.mark.skipif("iam.instance_profile" not in all_technologies(),
-                    reason="iam.instance_profile is not a registered technology yet "
-                           "(gitmonkey/watchers/_iam_instance_profiles.py)")
 def test_a_role_change_reaudits_the_instances_running_as_it(tmp_path: Path, aws: None) -> None:
     world = World(tmp_path)
     trust = {"Version": "2012-10-17", "Statement": [
