@@ -52,6 +52,7 @@ def prepare_directory(directory: Path) -> Path:
         if not config_path.is_file() or not config_path.read_text(encoding="utf-8").startswith(DEMO_MARKER):
             raise SystemExit(f"gitmonkey demo: {directory} exists and is not a gitmonkey demo directory")
         shutil.rmtree(directory / "accounts", ignore_errors=True)
+        shutil.rmtree(directory / "site", ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     config_path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
     return config_path
@@ -391,6 +392,12 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
     echo(f"== 6. Audit issues found by the post-commit audit:  gitmonkey issues --config {config_path}\n")
     echo(_issues_table(repo, config))
     echo(_git(repo, "log", "-n2", "--format=%h %s", "--", "issues/"))
+    from gitmonkey.site.build import build_site
+
+    site = build_site(config, directory / "site")
+    echo(f"== 7. The estate as a static site ({site.pages} pages):  gitmonkey site {directory / 'site'} "
+         f"--config {config_path}\n")
+    echo(f"  open {(directory / 'site' / 'index.html').as_uri()}\n")
     echo("Look further:")
     echo(f"  cd {repo}")
     echo("  git log --stat")

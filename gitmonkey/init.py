@@ -127,13 +127,14 @@ class RepositorySetup:
 
 
 def setup_repositories(
-    config: Config, *, ci: Sequence[str] = (), accounts: Sequence[str] = ()
+    config: Config, *, ci: Sequence[str] = (), accounts: Sequence[str] = (), pages: bool = False
 ) -> list[RepositorySetup]:
     """Create each account's repository, install the hooks, and optionally commit CI jobs.
 
     ``ci`` names the CI systems (``github``, ``gitlab``) whose job running ``gitmonkey check``
     is written into the repository and committed as a person's commit would be (those files are
-    outside ``items/`` and ``issues/``, which only the bot writes). Idempotent.
+    outside ``items/`` and ``issues/``, which only the bot writes); with ``pages``, also the job that
+    publishes the account's site (``gitmonkey site``) to GitHub / GitLab Pages. Idempotent.
     """
     from gitmonkey.audit.check import write_ci_workflows
     from gitmonkey.hooks import SKIP_ENV, install_hooks
@@ -154,12 +155,14 @@ def setup_repositories(
         ci_files: tuple[Path, ...] = ()
         commit = None
         if ci:
-            ci_files = tuple(write_ci_workflows(repo.path, github="github" in ci, gitlab="gitlab" in ci))
+            ci_files = tuple(write_ci_workflows(repo.path, github="github" in ci, gitlab="gitlab" in ci,
+                                                pages=(account.name, account.id) if pages else None))
             relative = [str(p.relative_to(repo.path)) for p in ci_files]
             repo.git("add", "--", *relative)
             if repo.git("diff", "--cached", "--name-only", "--", *relative).strip():
                 with _env(SKIP_ENV, "1"):
-                    message = "ci: run gitmonkey check on pull requests"
+                    message = "ci: run gitmonkey check on pull requests" + (
+                        " and publish the site to Pages" if pages else "")
                     repo.git("commit", "-q", "-m", message, "--", *relative)
                 commit = repo.head()
         done.append(RepositorySetup(account.name, repo.path, hooks, ci_files, commit))

@@ -127,8 +127,10 @@ def check_repository(
 
 
 def write_ci_workflows(repo_path: Path, *, github: bool = True, gitlab: bool = True,
-                       force: bool = False) -> list[Path]:
-    """Write the CI jobs that run ``gitmonkey check`` into an account repository (not committed).
+                       force: bool = False, pages: tuple[str, str] | None = None) -> list[Path]:
+    """Write the CI jobs that run ``gitmonkey check`` into an account repository (not committed);
+    with ``pages`` (account name, id), also the job that publishes its site to Pages
+    (``gitmonkey.site.ci``).
 
     A file that exists with other content is kept unless ``force``; raises FileExistsError.
     """
@@ -136,8 +138,17 @@ def write_ci_workflows(repo_path: Path, *, github: bool = True, gitlab: bool = T
     wanted = []
     if github:
         wanted.append((repo_path / GITHUB_WORKFLOW, _GITHUB))
+        if pages:
+            from gitmonkey.site.ci import GITHUB_PAGES_WORKFLOW, github_pages
+
+            wanted.append((repo_path / GITHUB_PAGES_WORKFLOW, github_pages(*pages)))
     if gitlab:
-        wanted.append((repo_path / GITLAB_CI, _GITLAB))
+        if pages:
+            from gitmonkey.site.ci import gitlab_pages
+
+            wanted.append((repo_path / GITLAB_CI, _GITLAB + "\n" + gitlab_pages(*pages)))
+        else:
+            wanted.append((repo_path / GITLAB_CI, _GITLAB))
     for path, text in wanted:
         if path.exists() and path.read_text(encoding="utf-8") != text and not force:
             raise FileExistsError(f"{path} exists with other content; merge it by hand or use --force")

@@ -18,9 +18,11 @@ from gitmonkey.init import InitError, setup_repositories, write_example_config
               help="Set up the account repositories of an existing config: create them, install the hooks.")
 @click.option("--ci", "ci", multiple=True, type=click.Choice(["github", "gitlab"]),
               help="With --repos: also commit a CI job running 'gitmonkey check' (repeatable).")
+@click.option("--pages", is_flag=True,
+              help="With --ci: also commit a job publishing the account's site (gitmonkey site) to Pages.")
 @config_option
 def init_command(
-    directory: str, force: bool, repos: bool, ci: tuple[str, ...], config_path: str | None
+    directory: str, force: bool, repos: bool, ci: tuple[str, ...], pages: bool, config_path: str | None
 ) -> None:
     """Write a commented example gitmonkey.yaml into DIRECTORY (default: here), or, with
     --repos, set up the account repositories of an existing configuration.
@@ -31,13 +33,16 @@ def init_command(
       $EDITOR ~/aws-history/gitmonkey.yaml
       gitmonkey config validate --config ~/aws-history/gitmonkey.yaml
       gitmonkey init ~/aws-history --repos --ci github
+      gitmonkey init ~/aws-history --repos --ci gitlab --pages
     """
-    if repos or ci:
+    if repos or ci or pages:
         if ci and not repos:
             fail("--ci needs --repos", EXIT_CONFIG)
+        if pages and not ci:
+            fail("--pages needs --ci github or --ci gitlab", EXIT_CONFIG)
         config = load(config_path or str(Path(directory) / DEFAULT_CONFIG_NAME))
         try:
-            done = setup_repositories(config, ci=ci)
+            done = setup_repositories(config, ci=ci, pages=pages)
         except (InitError, FileExistsError) as exc:
             fail(str(exc), EXIT_CONFIG)
         for setup in done:
