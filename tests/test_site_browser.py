@@ -115,10 +115,20 @@ def browser() -> Iterator[object]:
 
 
 def open_page(driver, path: Path) -> None:
+    """Load ``path`` and wait (polling, up to 10 s) until the site's deferred script has run."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
     driver.get(path.as_uri())
-    assert driver.execute_script("return document.documentElement.dataset.js") == "on", (
-        "the site's script did not run (blocked by the Content-Security-Policy?)"
-    )
+    try:
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script("return document.documentElement.dataset.js") == "on"
+        )
+    except TimeoutException:
+        raise AssertionError(
+            f"the site's script did not run on {path.name} (blocked by the "
+            f"Content-Security-Policy?); browser log: {driver.get_log('browser')}"
+        ) from None
 
 
 def severe(driver) -> list[str]:
