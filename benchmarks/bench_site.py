@@ -63,53 +63,30 @@ def _read_floor(repo: AccountRepository) -> float:
     return time.perf_counter() - start
 
 
+def _timed(name: str, config: Any, out: Path, floor: float) -> dict[str, Any]:
+    start = time.perf_counter()
+    report = build_site(config, out)
+    seconds = time.perf_counter() - start
+    return {
+        "name": name,
+        "pages": report.pages,
+        "written": len(report.written),
+        "build_s": round(seconds, 2),
+        "baseline_s": round(floor, 2),
+        "baseline": "list + read + parse every item and issue file",
+        "ratio": round(seconds / floor, 1),
+    }
+
+
 def run() -> list[dict[str, Any]]:
-    figures = []
     with tempfile.TemporaryDirectory() as tmp:
         config, repo = _setup(Path(tmp) / "estate")
         floor = _read_floor(repo)
         out = Path(tmp) / "site"
-        start = time.perf_counter()
-        full = build_site(config, out)
-        seconds = time.perf_counter() - start
-        figures.append(
-            {
-                "name": "site_full_build",
-                "pages": full.pages,
-                "written": len(full.written),
-                "build_s": round(seconds, 2),
-                "baseline_s": round(floor, 2),
-                "baseline": "list + read + parse every item and issue file",
-                "ratio": round(seconds / floor, 1),
-            }
-        )
+        figures = [_timed("site_full_build", config, out, floor)]
         old = repo.head()
         repo.commit([PlannedCommit("one bucket made public", (FileChange(*_bucket(1, public=True)),))])
         audit_ranges(repo, config, config.accounts[0], [(old, repo.head())])
-        start = time.perf_counter()
-        rebuild = build_site(config, out)
-        seconds = time.perf_counter() - start
-        figures.append(
-            {
-                "name": "site_incremental_rebuild",
-                "written": len(rebuild.written),
-                "build_s": round(seconds, 2),
-                "baseline_s": round(floor, 2),
-                "baseline": "list + read + parse every item and issue file",
-                "ratio": round(seconds / floor, 1),
-            }
-        )
-        start = time.perf_counter()
-        unchanged = build_site(config, out)
-        seconds = time.perf_counter() - start
-        figures.append(
-            {
-                "name": "site_unchanged_rebuild",
-                "written": len(unchanged.written),
-                "build_s": round(seconds, 2),
-                "baseline_s": round(floor, 2),
-                "baseline": "list + read + parse every item and issue file",
-                "ratio": round(seconds / floor, 1),
-            }
-        )
+        figures.append(_timed("site_incremental_rebuild", config, out, floor))
+        figures.append(_timed("site_unchanged_rebuild", config, out, floor))
     return figures
