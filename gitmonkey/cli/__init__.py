@@ -8,7 +8,16 @@ from __future__ import annotations
 import click
 
 from gitmonkey import __version__
-from gitmonkey.cli import audit_cmd, config_cmd, forensics_cmd, notify_cmd, report_cmd, site_cmd, sync_cmd
+from gitmonkey.cli import (
+    audit_cmd,
+    config_cmd,
+    events_cmd,
+    forensics_cmd,
+    notify_cmd,
+    report_cmd,
+    site_cmd,
+    sync_cmd,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -17,7 +26,7 @@ def cli() -> None:
     """Track the security configuration of AWS accounts in git, audit it, and notify people."""
 
 
-for _module in (config_cmd, sync_cmd, forensics_cmd, audit_cmd, notify_cmd, report_cmd, site_cmd):
+for _module in (config_cmd, sync_cmd, forensics_cmd, audit_cmd, notify_cmd, report_cmd, site_cmd, events_cmd):
     for _command in _module.commands:
         cli.add_command(_command)
 
