@@ -309,3 +309,20 @@ def test_lock_of_a_killed_process_does_not_block(repo):
     assert holder.returncode == -signal.SIGKILL
     with repo.lock():
         assert f'"pid": {os.getpid()}' in (repo.state_dir / "sync.lock").read_text()
+
+
+def test_a_commit_can_name_who_made_the_change_and_keeps_the_bot_as_committer(tmp_path):
+    from gitmonkey.store import Author
+
+    repo = AccountRepository.open(tmp_path / "acct")
+    when = datetime(2026, 12, 3, 10, 0, 5, tzinfo=UTC)
+    author = Author("deploy/alice@example.com", "deploy-alice-example.com@assumedrole.aws", when)
+    change = FileChange("items/us-east-1/ec2/security_group/sg-1.json", b"{}\n")
+    repo.commit([PlannedCommit("ec2.security_group us-east-1 sg-1: modified", (change,), author)])
+    line = git(repo.path, "log", "-1", "--format=%an|%ae|%aI|%cn|%ce")
+    assert line.strip() == ("deploy/alice@example.com|deploy-alice-example.com@assumedrole.aws|"
+                            "2026-12-03T10:00:05+00:00|gitmonkey|gitmonkey@localhost")
+    for bad in ("eve <evil@x>", "eve\nInjected: 1", ""):
+        with pytest.raises(ValueError, match="invalid author name"):
+            repo.commit([PlannedCommit("x", (FileChange("items/a.json", b"1"),), Author(bad, "e@x", when))])
+    assert git(repo.path, "log", "--format=%s").splitlines()[0].startswith("ec2.security_group")

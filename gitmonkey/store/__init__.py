@@ -4,6 +4,7 @@ from gitmonkey.store.lock import RepositoryError, RepositoryLocked, SyncLock
 from gitmonkey.store.repository import (
     BOT_DIRS,
     AccountRepository,
+    Author,
     ConcurrentUpdateError,
     FileChange,
     GitError,
@@ -13,6 +14,7 @@ from gitmonkey.store.repository import (
 __all__ = [
     "BOT_DIRS",
     "AccountRepository",
+    "Author",
     "ConcurrentUpdateError",
     "FileChange",
     "GitError",

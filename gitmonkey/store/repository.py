@@ -71,9 +71,22 @@ class FileChange:
 
 
 @dataclass(frozen=True)
+class Author:
+    """Who made a change, when it is not gitmonkey (the AWS principal behind a CloudTrail event);
+    the committer stays the bot. ``name`` and ``email`` are untrusted and must already be clean:
+    ``_checked`` refuses ``<``, ``>``, newlines and NUL, which would forge the author line."""
+
+    name: str
+    email: str
+    when: datetime
+
+
+@dataclass(frozen=True)
 class PlannedCommit:
     message: str
     changes: tuple[FileChange, ...]
+    author: Author | None = None
+    """None: gitmonkey authored the commit (a sync)."""
 
 
 class AccountRepository:
@@ -395,6 +408,14 @@ def _checked(index: int, planned: PlannedCommit) -> PlannedCommit:
         seen.add(change.path)
         if change.content is not None and not isinstance(change.content, bytes):
             raise TypeError(f"{where}: content of {change.path!r} must be bytes or None")
+    author = planned.author
+    if author is not None:
+        for label, value in (("author name", author.name), ("author email", author.email)):
+            if not isinstance(value, str) or not value.strip() or any(c in value for c in "<>\n\0"):
+                raise ValueError(f"{where}: invalid {label} {value!r}: must be non-empty, without '<', '>', "
+                                 "newline")
+        if not isinstance(author.when, datetime):
+            raise TypeError(f"{where}: the author's date must be a datetime")
     return planned
 
 
@@ -450,7 +471,7 @@ def _stream(planned: list[PlannedCommit], parent: str | None, ident: bytes, stam
         message = commit.message.encode("utf-8", "surrogateescape")
         parts = [
             b"commit refs/heads/main\nmark :%d\n" % mark,
-            b"author %s %s\ncommitter %s %s\n" % (ident, stamp, ident, stamp),
+            b"author %s %s\ncommitter %s %s\n" % (*_author(commit, ident, stamp), ident, stamp),
             b"data %d\n" % len(message), message, b"\n",
         ]
         if mark == 1 and parent:
@@ -463,6 +484,14 @@ def _stream(planned: list[PlannedCommit], parent: str | None, ident: bytes, stam
                           change.content, b"\n"]
         parts.append(b"\n")
         yield b"".join(parts)
+
+
+def _author(commit: PlannedCommit, ident: bytes, stamp: bytes) -> tuple[bytes, bytes]:
+    if commit.author is None:
+        return ident, stamp
+    name = commit.author.name.encode("utf-8", "replace")
+    email = commit.author.email.encode("utf-8", "replace")
+    return b"%s <%s>" % (name, email), _git_date(commit.author.when)
 
 
 def _read_marks(marks: Path, count: int) -> list[str]:
