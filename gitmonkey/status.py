@@ -17,6 +17,14 @@ def parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+def read_time(value: Any) -> datetime | None:
+    """``parse_time`` for untrusted text (issue files, CloudTrail records): None where it is not a time."""
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
 def age_text(delta: timedelta | None) -> str:
     if delta is None:
         return "never"

@@ -23,10 +23,11 @@ from moto import mock_aws
 
 from gitmonkey.cli import cli
 from gitmonkey.normalize import canonical_json
+from gitmonkey.notify.links import commit_url, file_url, repository_url, web_base
 from gitmonkey.paths import item_path
 from gitmonkey.site.build import MANIFEST, SiteError, build_site
 from gitmonkey.site.ci import github_pages
-from gitmonkey.site.data import AccountSource, commit_url, file_url, web_url
+from gitmonkey.site.data import AccountSource
 from gitmonkey.site.model import item_page
 from gitmonkey.store import AccountRepository, FileChange, PlannedCommit
 from tests.helpers import ACCOUNT_ID, SyncedAccount, git
@@ -201,17 +202,24 @@ def test_the_command(estate: SyncedAccount, tmp_path: Path) -> None:
     ],
 )
 def test_web_urls_of_remotes(remote: str | None, web: str) -> None:
-    assert web_url(remote) == web
+    assert (repository_url(remote) or "") == web
 
 
 def test_commit_and_file_urls() -> None:
-    assert commit_url("https://github.com/o/r", "abc") == "https://github.com/o/r/commit/abc"
-    assert commit_url("https://gitlab.com/o/r", "abc") == "https://gitlab.com/o/r/-/commit/abc"
+    sha = "0e538a1d1e8cf5f7ddf0f264ce827597758db10c"
+    github, gitlab = "git@github.com:o/r.git", "https://gitlab.com/o/r.git"
+    assert commit_url(web_base(github), sha) == f"https://github.com/o/r/commit/{sha}"
+    assert commit_url(web_base(gitlab), sha) == f"https://gitlab.com/o/r/-/commit/{sha}"
     assert (
-        file_url("https://gitlab.com/o/r", "main", "items/x.json")
+        file_url(repository_url(gitlab), "main", "items/x.json")
         == "https://gitlab.com/o/r/-/blob/main/items/x.json"
     )
-    assert commit_url("", "abc") == ""
+    assert (
+        file_url(repository_url(github), "main", "items/x.json")
+        == "https://github.com/o/r/blob/main/items/x.json"
+    )
+    assert commit_url(web_base("/srv/git/r.git"), sha) is None
+    assert file_url(repository_url(None), "main", "items/x.json") is None
 
 
 def test_the_pages_job_builds_the_site_from_a_clone(estate: SyncedAccount, tmp_path: Path) -> None:

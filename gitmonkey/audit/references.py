@@ -258,7 +258,7 @@ def reaudited_targets(technology: str) -> dict[str, str]:
     targets are judged by it (``Reference.reaudits_target``)."""
     return {
         target: reference.reaudits_target
-        for reference in REFERENCES
-        if reference.source == technology and reference.reaudits_target
+        for reference in _BY_SOURCE.get(technology, ())
+        if reference.reaudits_target
         for target in reference.targets
     }

@@ -23,12 +23,13 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gitmonkey.attribution import clean_text
 from gitmonkey.config import Config
 from gitmonkey.listen.event_map import EventMap
+from gitmonkey.status import read_time
 
 GLOBAL = "global"
 _SAFE_EMAIL_LOCAL = re.compile(r"[^A-Za-z0-9._+=-]+")
@@ -137,7 +138,7 @@ def read_batch(
         if not targets:
             batch.skipped.append((message_id, "the event map names no watched item"))
             continue
-        when = _time(detail.get("eventTime") or envelope.get("time"))
+        when = read_time(detail.get("eventTime") or envelope.get("time"))
         if when is None:
             batch.poison.append((message_id, "no readable eventTime"))
             continue
@@ -176,11 +177,3 @@ def pending_reads(changes: Iterable[Change]) -> dict[tuple[str, str, str], dict[
         if known is None or (change.event_time, change.event_id) > (known.event_time, known.event_id):
             items[change.item_id] = change
     return reads
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -11,8 +11,8 @@ from gitmonkey.gitcmd import git_process
 _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
 
-def web_base(remote_url: str | None) -> str | None:
-    """``https://github.com/o/r/commit/`` style prefix for a remote URL, or None if not GitHub/GitLab.
+def repository_url(remote_url: str | None) -> str | None:
+    """``https://github.com/o/r`` for a GitHub or GitLab remote URL, or None for any other remote.
 
     Accepts ``git@host:o/r.git``, ``ssh://git@host[:port]/o/r.git`` and ``https://[user@]host/o/r``;
     credentials in the URL are never carried into the link.
@@ -37,11 +37,29 @@ def web_base(remote_url: str | None) -> str | None:
     if not re.fullmatch(r"[A-Za-z0-9._~/-]+", path) or not re.fullmatch(r"[A-Za-z0-9.-]+", host):
         return None
     host = host.lower()
-    if "github" in host:
-        return f"https://{host}/{path}/commit/"
-    if "gitlab" in host:
-        return f"https://{host}/{path}/-/commit/"
+    if "github" in host or "gitlab" in host:
+        return f"https://{host}/{path}"
     return None
+
+
+def web_base(remote_url: str | None) -> str | None:
+    """``https://github.com/o/r/commit/`` style prefix for a remote URL, or None if not GitHub/GitLab."""
+    repository = repository_url(remote_url)
+    if repository is None:
+        return None
+    return f"{repository}/-/commit/" if _is_gitlab(repository) else f"{repository}/commit/"
+
+
+def file_url(repository: str | None, branch: str, path: str) -> str | None:
+    """A file of the branch on the repository's web UI (``repository`` from ``repository_url``)."""
+    if not repository:
+        return None
+    blob = "-/blob" if _is_gitlab(repository) else "blob"
+    return f"{repository}/{blob}/{branch}/{path}"
+
+
+def _is_gitlab(repository: str) -> bool:
+    return "gitlab" in (urlsplit(repository).hostname or "")
 
 
 def repo_web_base(repo_path: Path | None, fallback_remote: str | None = None) -> str | None:

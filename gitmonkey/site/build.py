@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from gitmonkey import __version__, paths
 from gitmonkey.config import Config
 from gitmonkey.site.model import Estate, IssueRow, ItemView, item_page
+from gitmonkey.status import parse_time
 
 if TYPE_CHECKING:
     from gitmonkey.site.data import AccountSource, FileChange
@@ -130,8 +131,8 @@ def _item_pages(
     version: str,
 ) -> None:
     """Render the pages of the account's items whose digest changed; record every page's digest."""
+    from gitmonkey.notify.links import file_url
     from gitmonkey.site import render
-    from gitmonkey.site.data import file_url
 
     by_item: dict[str, list[IssueRow]] = {}
     for issue in issues:
@@ -173,15 +174,18 @@ def _item_pages(
             document=document,
             issues=sorted(by_item.get(page, []), key=lambda i: -i.score),
             history=histories.get(path, []),
-            file_url=file_url(source.web, source.repo.BRANCH, path),
+            file_url=file_url(source.web, source.repo.BRANCH, path) or "",
         )
         last = view.history[0].date if view.history else ""
         _write(out, page, render.render_item(view, last).encode("utf-8"), report)
 
 
 def _when(iso: str) -> datetime:
-    parsed = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    """The time of a commit (git's ``%aI``: always set and well formed)."""
+    when = parse_time(iso)
+    if when is None:
+        raise ValueError(f"a commit without a date: {iso!r}")
+    return when
 
 
 def _load_manifest(out: Path) -> dict:

@@ -17,12 +17,13 @@ import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from gitmonkey import paths
 from gitmonkey.config import AccountConfig, Config
+from gitmonkey.notify.links import commit_url, repository_url, web_base
 from gitmonkey.site.model import AccountSummary, Change, IssueRow, Revision, SliceHealth, band, item_page
+from gitmonkey.status import read_time
 from gitmonkey.store import AccountRepository
 
 HISTORY_LIMIT = 20
@@ -53,40 +54,14 @@ class FileChange:
         return {"A": "added", "D": "deleted"}.get(self.status, "modified")
 
 
-def web_url(remote: str | None) -> str:
-    """The web address of a GitHub / GitLab repository from its git remote (credentials removed),
-    or "" for any other remote."""
-    if not remote:
-        return ""
-    url = remote.strip()
-    scp = re.fullmatch(r"[\w.-]+@([\w.-]+):(.+)", url)
-    if scp:
-        url = f"https://{scp.group(1)}/{scp.group(2)}"
-    match = re.fullmatch(r"(?:https?|ssh)://(?:[^@/]*@)?([\w.-]+)(?::\d+)?/(.+?)(?:\.git)?/?", url)
-    if not match or not any(h in match.group(1) for h in ("github", "gitlab")):
-        return ""
-    return f"https://{match.group(1)}/{match.group(2)}"
-
-
-def commit_url(web: str, commit: str) -> str:
-    if not web:
-        return ""
-    return f"{web}/-/commit/{commit}" if "gitlab" in web else f"{web}/commit/{commit}"
-
-
-def file_url(web: str, branch: str, path: str) -> str:
-    if not web:
-        return ""
-    return f"{web}/-/blob/{branch}/{path}" if "gitlab" in web else f"{web}/blob/{branch}/{path}"
-
-
 class AccountSource:
     """One account repository, read for the site."""
 
     def __init__(self, config: Config, account: AccountConfig) -> None:
         self.account = account
         self.repo = AccountRepository.open(config.repo_path(account), create=False)
-        self.web = web_url(account.remote)
+        self.web = repository_url(account.remote) or ""
+        self.commit_base = web_base(account.remote)
         self.head = self.repo.head()
         tree = self.repo.list_blobs("") if self.head else {}
         self.items = {p: s for p, s in tree.items() if p.startswith("items/") and p.endswith(".json")}
@@ -104,7 +79,7 @@ class AccountSource:
         rows = []
         for row in read_issue_rows(self.repo, self.name, self.account.id, errors):
             issue, item = row.issue, row.item
-            first_seen = _parse(issue.first_seen_date)
+            first_seen = read_time(issue.first_seen_date)
             justification = issue.justification or {}
             try:
                 page = item_page(self.name, item.region, item.technology, item.id)
@@ -186,7 +161,7 @@ class AccountSource:
                     technology=location.technology,
                     item_id=item_id,
                     page=item_page(self.name, location.region, location.technology, item_id) if live else "",
-                    commit_url=commit_url(self.web, change.commit),
+                    commit_url=commit_url(self.commit_base, change.commit) or "",
                 )
             )
         return found
@@ -215,7 +190,7 @@ class AccountSource:
             subject=change.subject,
             kind=change.kind,
             diff=diff,
-            commit_url=commit_url(self.web, change.commit),
+            commit_url=commit_url(self.commit_base, change.commit) or "",
         )
 
     def _log(self, prefix: str, since: datetime | None) -> list[FileChange]:
@@ -305,14 +280,6 @@ class AccountSource:
 
 def _real(blob: str) -> bool:
     return bool(blob) and set(blob) != {"0"}
-
-
-def _parse(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _parse_raw_log(out: str) -> Iterable[FileChange]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 from gitmonkey.site import charts
 from gitmonkey.site.model import BANDS, Change, Estate, IssueRow, ItemView, Revision, band
+from gitmonkey.status import read_time
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -317,12 +318,9 @@ def _diff_html(diff: str) -> Markup:
 
 def _utc(value: str) -> str:
     """An ISO date-time as UTC ``YYYY-MM-DDTHH:MM:SSZ`` (sortable as text), or the value itself."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
+    parsed = read_time(value) if isinstance(value, str) else None
+    if parsed is None:
         return str(value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
