@@ -33,9 +33,9 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig, config_from_dict
 from gitmonkey.demo import simulated_environment
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import iam as iam_watcher
 from gitmonkey.watchers._common import call_or_absent

@@ -29,9 +29,9 @@ import boto3
 import yaml
 from moto import mock_aws
 
-from gitmonkey.aws import AccountSession
 from gitmonkey.config import config_from_dict
 from gitmonkey.demo import simulated_environment
+from gitmonkey.read.aws import AccountSession
 from gitmonkey.sync import SliceOutcome, SyncReport, run_sync
 
 ACCOUNT_ID = "123456789012"

@@ -25,7 +25,7 @@ import yaml
 from gitmonkey.audit.run import audit_all, audit_ranges
 from gitmonkey.config import load_config
 from gitmonkey.normalize import canonical_json
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.store import AccountRepository, FileChange, PlannedCommit
 
 ACCOUNT_ID = "123456789012"

@@ -24,7 +24,7 @@ from gitmonkey.audit.run import audit_all
 from gitmonkey.config import load_config
 from gitmonkey.hooks import install_hooks
 from gitmonkey.normalize import canonical_json
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.store import AccountRepository, FileChange, PlannedCommit
 
 ITEMS = 20_000

@@ -16,7 +16,7 @@ from typing import Any
 import botocore.session
 from botocore.parsers import create_parser
 
-from gitmonkey.aws_responses import body_problem
+from gitmonkey.read.aws_responses import body_problem
 
 REPEAT = 7
 

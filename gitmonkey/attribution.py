@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 from gitmonkey.model import GLOBAL_REGION
 
 if TYPE_CHECKING:
-    from gitmonkey.aws import AccountSession
+    from gitmonkey.read.aws import AccountSession
 
 log = logging.getLogger(__name__)
 

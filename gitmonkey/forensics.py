@@ -18,7 +18,7 @@ from typing import Any
 
 from gitmonkey.config import AccountConfig, Config
 from gitmonkey.gitcmd import GitCommandError, cat_file_batch, git_process
-from gitmonkey.paths import ITEMS_DIR, parse_item_path
+from gitmonkey.normalize.paths import ITEMS_DIR, parse_item_path
 
 _KINDS = {"A": "added", "M": "modified", "D": "deleted", "T": "modified"}
 _NOW_WORDS = re.compile(r"\b(now|today|ago)\b", re.IGNORECASE)

@@ -24,7 +24,7 @@ class OutsideCall:
 
 
 REGION_DISCOVERY = OutsideCall(
-    "ec2:DescribeRegions", "the regions enabled in an account, when its config lists none (gitmonkey.aws)"
+    "ec2:DescribeRegions", "the regions enabled in an account, when its config lists none (read.aws)"
 )
 ATTRIBUTION = OutsideCall(
     "cloudtrail:LookupEvents", "who made a change, with attribution.enabled (gitmonkey.attribution)"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gitmonkey.aws import SliceContext
+    from gitmonkey.read.aws import SliceContext
 
 GLOBAL_REGION = "global"
 
@@ -45,6 +45,12 @@ class Technology:
       answer such as ``{}`` would read as "no attributes" and record a false modification.
     - ``list_items``: reads every item of the technology in the slice's region. It must raise
       on any failure: a partial result would be recorded as deletions.
+    - ``get_item``: reads the one item with this id in the slice's region, for a re-read after a
+      CloudTrail event; None when AWS says the item does not exist, and it raises on any other
+      failure (a failed read must never record a deletion). It must give exactly the ``Item`` that
+      ``list_items`` gives for that id, or every event would record a false change. Absent when AWS
+      has no call for one item (or the document needs the whole region): the slice is listed
+      again and the item taken from it.
     """
 
     name: str
@@ -56,6 +62,7 @@ class Technology:
     unordered_paths: tuple[str, ...] = ()
     iam_actions: tuple[str, ...] = ()
     always_returned: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    get_item: Callable[[SliceContext, str], Item | None] | None = field(default=None, compare=False)
 
     @property
     def service(self) -> str:

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
 
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig, Config, config_from_dict
 from gitmonkey.model import Item
 from gitmonkey.normalize import Normalized, normalize_item
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.watchers import get_technology
 
 ACCOUNT_ID = "123456789012"
@@ -143,3 +143,27 @@ class SyncedAccount:
     def subject(self) -> str:
         return git(self.path, "log", "-1", "--format=%s").strip()
 
+
+
+def assert_get_item_matches_listing(technology: str, region: str, *, missing: str) -> list[int]:
+    """Every item ``list_items`` gives in ``region``, ``get_item`` gives alike (the same stored
+    document and ephemeral values); an id that does not exist reads as None.
+
+    Returns the API calls each single read cost, for the caller to bound.
+    """
+    tech = get_technology(technology)
+    assert tech.get_item is not None, f"{technology} has no get_item"
+    listed = list(tech.list_items(slice_context(region)))
+    assert listed, f"{technology}: the fixture created no item to compare"
+    calls = []
+    for item in listed:
+        ctx = slice_context(region)
+        one = tech.get_item(ctx, item.id)
+        assert one is not None, f"{technology} {item.id}: listed, but get_item found nothing"
+        expected, got = normalized(item), normalized(one)
+        assert got.content.decode() == expected.content.decode(), f"{technology} {item.id}"
+        assert got.ephemeral == expected.ephemeral, f"{technology} {item.id}: ephemeral values differ"
+        assert (one.id, one.name, one.arn, one.region) == (item.id, item.name, item.arn, item.region)
+        calls.append(ctx.api_calls)
+    assert tech.get_item(slice_context(region), missing) is None, f"{technology}: {missing!r} should be gone"
+    return calls

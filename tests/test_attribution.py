@@ -17,8 +17,8 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
 from gitmonkey.attribution import Attribution, Attributor, events_region, parse_event
-from gitmonkey.aws import AccountSession
 from gitmonkey.config import AccountConfig
+from gitmonkey.read.aws import AccountSession
 
 ACCOUNT = "123456789012"
 UNTIL = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

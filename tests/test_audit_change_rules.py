@@ -28,7 +28,7 @@ from gitmonkey.audit.loading import load_rule_file
 from gitmonkey.audit.rules import Hit, RuleSet, rule
 from gitmonkey.audit.run import audit_all, audit_ranges
 from gitmonkey.normalize import canonical_json
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.store import FileChange, PlannedCommit
 from gitmonkey.sync import run_sync
 from tests.helpers import ACCOUNT_ID, git, make_config

@@ -16,7 +16,7 @@ from gitmonkey.audit.run import audit_all, audit_ranges
 from gitmonkey.cli import cli
 from gitmonkey.config import Config
 from gitmonkey.normalize import canonical_json
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.store import AccountRepository, FileChange, PlannedCommit
 from tests.helpers import ACCOUNT_ID, git, make_config
 

@@ -159,7 +159,7 @@ def test_rules_list_and_test_commands(tmp_path: Path) -> None:
 
 def issue_row(item_id: str, name: str = "", details: str = "") -> output.IssueRow:
     from gitmonkey.audit.issues import Issue, ItemRef
-    from gitmonkey.paths import item_path
+    from gitmonkey.normalize.paths import item_path
 
     path = item_path("us-east-1", "s3.bucket", item_id)
     item = ItemRef(technology="s3.bucket", region="us-east-1", id=item_id, name=name, path=path)

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
+from gitmonkey.read.aws import AccountSession, SliceContext
 
 
 def test_assume_role_passes_the_external_id_and_uses_the_role_credentials(monkeypatch):

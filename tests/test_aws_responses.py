@@ -17,9 +17,9 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from gitmonkey.aws import AccountSession, EndpointUnresponsiveError
-from gitmonkey.aws_responses import UnreadableResponseError, body_problem
 from gitmonkey.config import AccountConfig
+from gitmonkey.read.aws import AccountSession, EndpointUnresponsiveError
+from gitmonkey.read.aws_responses import UnreadableResponseError, body_problem
 from gitmonkey.watchers import all_technologies, always_returned
 
 _MODELS = botocore.session.get_session()
@@ -183,7 +183,7 @@ THROTTLED = (400, JSON, b'{"__type": "com.amazonaws.sqs#ThrottlingException", "m
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch):
     """Unreadable answers are retried as in production, without the random backoff sleep."""
-    monkeypatch.setattr("gitmonkey.aws_responses.random.uniform", lambda a, b: 0.0)
+    monkeypatch.setattr("gitmonkey.read.aws_responses.random.uniform", lambda a, b: 0.0)
 
 
 def test_a_garbled_answer_is_retried_then_read():

@@ -19,7 +19,7 @@ from moto import mock_aws
 from gitmonkey import hooks
 from gitmonkey.audit.related import StaticItems, referring_paths
 from gitmonkey.audit.run import audit_all
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.store import AccountRepository
 from gitmonkey.watchers import all_technologies
 from tests.helpers import ACCOUNT_ID, SyncedAccount, slice_context

@@ -22,7 +22,7 @@ from moto import mock_aws
 from gitmonkey.audit import network as net
 from gitmonkey.audit.exposure import exposure
 from gitmonkey.audit.related import RepositoryItems, StaticItems
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.store import AccountRepository
 from gitmonkey.store.state import EphemeralStore
 from tests.helpers import ACCOUNT_ID, SyncedAccount, make_config

@@ -14,7 +14,7 @@ from gitmonkey import forensics
 from gitmonkey.cli import cli
 from gitmonkey.config import load_config
 from gitmonkey.forensics import AmbiguousItem, ForensicsError, ItemNotFound
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 
 PROD, STAGE = "111111111111", "222222222222"
 SG1 = item_path("us-east-1", "ec2.security_group", "sg-1")

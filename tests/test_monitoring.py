@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from gitmonkey.audit import issues as iss
 from gitmonkey.audit.monitoring_rules import CONTROLS, catches
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import all_technologies
 from tests.helpers import ACCOUNT_ID, git, make_config, normalized, slice_context

@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from gitmonkey.paths import (
+from gitmonkey.normalize.paths import (
     MAX_NAME_BYTES,
     HashedIdError,
     ItemLocation,

@@ -26,7 +26,7 @@ from gitmonkey.audit.filters import FilterError, Match, compile_filter, evaluate
 from gitmonkey.audit.related import NoRelatedItems, StaticItems
 from gitmonkey.audit.rules import Rule, RuleSet, load_rule_file
 from gitmonkey.audit.schemas import load_schema
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
 from tests.helpers import ACCOUNT_ID, SyncedAccount
 
 CTX = AuditContext(account_id=ACCOUNT_ID, account_name="prod", known_accounts={}, trusted_cidrs=(),

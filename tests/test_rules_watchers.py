@@ -13,9 +13,9 @@ import pytest
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import normalize_item
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.watchers import all_technologies
 
 ACCOUNT = "123456789012"

@@ -23,8 +23,8 @@ from moto import mock_aws
 
 from gitmonkey.cli import cli
 from gitmonkey.normalize import canonical_json
+from gitmonkey.normalize.paths import item_path
 from gitmonkey.notify.links import commit_url, file_url, repository_url, web_base
-from gitmonkey.paths import item_path
 from gitmonkey.site.build import MANIFEST, SiteError, build_site
 from gitmonkey.site.ci import github_pages
 from gitmonkey.site.data import AccountSource

@@ -514,7 +514,7 @@ def test_a_sync_killed_between_its_commits_and_its_audit_is_audited_by_the_next(
             {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
         ],
     )
-    from gitmonkey import post_sync
+    from gitmonkey.sync import after as post_sync
 
     def killed(*_args, **_kwargs):
         raise KeyboardInterrupt  # the process dies right after the store phase

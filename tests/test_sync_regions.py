@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 from moto import mock_aws
 
-from gitmonkey.aws import offered_regions
+from gitmonkey.read.aws import offered_regions
 from gitmonkey.sync import run_sync
 from tests.helpers import make_config
 

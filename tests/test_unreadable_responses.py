@@ -40,11 +40,11 @@ import pytest
 import yaml
 from botocore.parsers import ResponseParserError
 
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.config import AccountConfig, config_from_dict
 from gitmonkey.model import GLOBAL_REGION, Item
-from gitmonkey.paths import issue_path, item_path
+from gitmonkey.normalize.paths import issue_path, item_path
+from gitmonkey.read.aws import AccountSession, SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.sync import SyncReport, run_sync
 from gitmonkey.watchers import all_technologies, always_returned
 from gitmonkey.watchers import iam as iam_watcher

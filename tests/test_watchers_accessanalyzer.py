@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.watchers import accessanalyzer as accessanalyzer_watcher
 from gitmonkey.watchers import always_returned, get_technology
 from tests.broken_endpoint import broken_endpoint, moto_server

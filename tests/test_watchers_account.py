@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.aws import SliceContext
-from gitmonkey.paths import item_path
+from gitmonkey.normalize.paths import item_path
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import account as account_watcher
 from gitmonkey.watchers import get_technology

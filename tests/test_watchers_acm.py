@@ -20,8 +20,8 @@ from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import acm
 from tests.helpers import slice_context
 

@@ -14,8 +14,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import config as config_watcher
 from tests.helpers import slice_context
 

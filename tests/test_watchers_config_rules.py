@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import config as config_watcher
 from gitmonkey.watchers import get_technology
 from tests.helpers import normalized, slice_context

@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import directconnect, get_technology
 from gitmonkey.watchers._common import TruncatedListError
 from tests.helpers import normalized, slice_context

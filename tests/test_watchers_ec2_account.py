@@ -20,8 +20,8 @@ from botocore.parsers import ResponseParserError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.watchers import _ec2_account, always_returned, get_technology
 from gitmonkey.watchers import accessanalyzer as accessanalyzer_watcher
 from gitmonkey.watchers import account as account_watcher

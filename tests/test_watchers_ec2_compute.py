@@ -22,8 +22,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.normalize import REDACTED_PREFIX, merge_ephemeral, normalize_item
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import _ec2_compute as compute
 from gitmonkey.watchers import ec2, get_technology

@@ -21,10 +21,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import REDACTED_PREFIX
+from gitmonkey.read.aws import AccountSession, SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import _ec2_vpc as vpcw
 from gitmonkey.watchers import all_technologies, get_technology

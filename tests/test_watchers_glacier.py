@@ -21,8 +21,8 @@ from moto import mock_aws
 
 from gitmonkey.audit import python_rules
 from gitmonkey.audit.context import AuditContext
-from gitmonkey.aws import SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.watchers import get_technology, glacier
 from tests.helpers import inject, normalized, slice_context
 

@@ -17,9 +17,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.config import AccountConfig
+from gitmonkey.read.aws import AccountSession, SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import iam
 from gitmonkey.watchers._common import PolicyDecodeError, TruncatedListError, decode_policy, tags_dict

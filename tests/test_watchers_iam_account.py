@@ -18,10 +18,10 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import merge_ephemeral
+from gitmonkey.read.aws import AccountSession, SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.watchers import get_technology, iam, s3
 from tests.helpers import normalized
 
@@ -424,7 +424,7 @@ def test_a_support_role_is_seen_by_the_root_item_in_the_same_sync(tmp_path: Path
     """CIS 1.17: attaching AWSSupportAccess to a role changes only the role item, and fixes the
     account's no-support-role issue in the same sync (related.DEPENDENCIES)."""
     from gitmonkey.audit import issues as iss
-    from gitmonkey.paths import item_path
+    from gitmonkey.normalize.paths import item_path
     from gitmonkey.sync import run_sync
     from tests.helpers import make_config
 

@@ -19,9 +19,9 @@ from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
 from gitmonkey.model import GLOBAL_REGION
 from gitmonkey.normalize import normalize_item
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import all_technologies, iam
 from tests.helpers import slice_context
 

@@ -18,9 +18,9 @@ from moto import mock_aws
 from moto.kms.models import kms_backends
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import normalize_item
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.watchers import kms
 from gitmonkey.watchers._common import TruncatedListError, collect
 from tests.helpers import slice_context

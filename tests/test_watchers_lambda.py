@@ -19,8 +19,8 @@ from moto import mock_aws
 
 from gitmonkey.audit import RuleSet
 from gitmonkey.audit.context import AuditContext
-from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import normalize_item
+from gitmonkey.read.aws import SliceContext
 from tests.helpers import slice_context
 
 watcher = importlib.import_module("gitmonkey.watchers.lambda")  # "lambda" is a keyword: no import statement

@@ -16,9 +16,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item
 from gitmonkey.normalize import normalize_item
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import opensearch
 from tests.helpers import slice_context
 

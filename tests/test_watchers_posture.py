@@ -16,8 +16,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
 from gitmonkey.config import AccountConfig
+from gitmonkey.read.aws import AccountSession, SliceContext
 from gitmonkey.watchers import _ec2_account, get_technology
 from gitmonkey.watchers import cloudtrail as cloudtrail_watcher
 from gitmonkey.watchers import config as config_watcher

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import redshift
 from tests.helpers import git, make_config, normalized, slice_context

@@ -18,12 +18,12 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import AccountSession, SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
 from gitmonkey.config import AccountConfig
 from gitmonkey.model import GLOBAL_REGION
 from gitmonkey.normalize import REDACTED_PREFIX
-from gitmonkey.paths import item_path, parse_item_path
+from gitmonkey.normalize.paths import item_path, parse_item_path
+from gitmonkey.read.aws import AccountSession, SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.sync import run_sync
 from gitmonkey.watchers import always_returned, route53, route53domains
 from tests.helpers import git, make_config, normalized, slice_context

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import get_technology
 from gitmonkey.watchers import securityhub as securityhub_watcher
 from tests.helpers import builtin_findings, normalized, slice_context

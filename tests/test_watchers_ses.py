@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from gitmonkey.audit import AuditContext, RuleSet
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import ses
 from gitmonkey.watchers._common import TruncatedListError
 from tests.helpers import normalized, slice_context

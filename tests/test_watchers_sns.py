@@ -16,8 +16,8 @@ from moto import mock_aws
 
 from gitmonkey.audit import RuleSet
 from gitmonkey.audit.context import AuditContext
-from gitmonkey.aws import SliceContext
 from gitmonkey.normalize import REDACTED_PREFIX, normalize_item
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers import sns
 from tests.helpers import slice_context
 

@@ -17,7 +17,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from gitmonkey import paths
 from gitmonkey.audit.references import (
     CHAIN,
     DEPENDENCIES,
@@ -30,6 +29,7 @@ from gitmonkey.audit.references import (
     reaudited_targets,
     references,
 )
+from gitmonkey.normalize import paths
 
 if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository

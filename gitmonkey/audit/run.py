@@ -20,7 +20,7 @@ from gitmonkey.audit import issues as iss
 from gitmonkey.audit.anchors import ChangeAnchors, read_versions
 from gitmonkey.audit.justify import JUSTIFICATIONS_PREFIX, Justifications
 from gitmonkey.config import AccountConfig, Config
-from gitmonkey.paths import parse_item_path
+from gitmonkey.normalize.paths import parse_item_path
 
 if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository

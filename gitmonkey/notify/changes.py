@@ -89,7 +89,7 @@ def _from_path(path: str) -> dict[str, str]:
         return {}
     item_id = parts[4].removesuffix(".json")
     try:
-        from gitmonkey.paths import unescape_id
+        from gitmonkey.normalize.paths import unescape_id
 
         item_id = unescape_id(item_id)
     except (ImportError, ValueError):

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitmonkey import __version__, paths
+from gitmonkey import __version__
 from gitmonkey.config import Config
+from gitmonkey.normalize import paths
 from gitmonkey.site.model import Estate, IssueRow, ItemView, item_page
 from gitmonkey.status import parse_time
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gitmonkey import paths
 from gitmonkey.config import AccountConfig, Config
+from gitmonkey.normalize import paths
 from gitmonkey.notify.links import commit_url, repository_url, web_base
 from gitmonkey.site.model import AccountSummary, Change, IssueRow, Revision, SliceHealth, band, item_page
 from gitmonkey.status import read_time

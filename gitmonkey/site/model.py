@@ -3,14 +3,14 @@ turned into pages (``gitmonkey.site.render``). Plain data: every string is untru
 from AWS) and is escaped by the templates, never before.
 
 Page addresses are relative to the site root and made by ``item_page`` only, from escaped path
-components (``gitmonkey.paths.escape_id``), so an item id can never name a file outside the site.
+components (``gitmonkey.normalize.paths.escape_id``), so an item id can never name a file outside the site.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gitmonkey import paths
+from gitmonkey.normalize import paths
 
 BANDS: tuple[tuple[str, int, int], ...] = (
     ("critical", 10, 100),

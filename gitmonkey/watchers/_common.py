@@ -18,7 +18,7 @@ from botocore.parsers import ResponseParserError
 from gitmonkey.model import GLOBAL_REGION, Item
 
 if TYPE_CHECKING:
-    from gitmonkey.aws import SliceContext
+    from gitmonkey.read.aws import SliceContext
 
 T = TypeVar("T")
 

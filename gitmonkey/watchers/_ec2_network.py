@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item
 from gitmonkey.watchers._common import decode_policy, ec2_arn, tagged_item
 

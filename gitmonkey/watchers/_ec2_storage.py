@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item
 from gitmonkey.watchers._common import ec2_arn, tagged_item, tags_dict
 

@@ -33,8 +33,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gitmonkey.aws import SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import collect, describe_each, ec2_arn, partition, tagged_item
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import botocore.session
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import collect, describe_each, tags_dict
 

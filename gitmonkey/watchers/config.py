@@ -28,7 +28,7 @@ import copy
 import json
 from typing import Any
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import collect, partition, posture_item
 

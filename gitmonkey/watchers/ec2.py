@@ -15,7 +15,7 @@ Item building for the last four is in ``_ec2_storage`` and ``_ec2_network``. The
 
 from __future__ import annotations
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers import _ec2_account, _ec2_compute, _ec2_network, _ec2_storage, _ec2_vpc
 from gitmonkey.watchers._common import collect, describe_each, ec2_arn, tags_dict

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.aws import SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each, partition
 

@@ -74,8 +74,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from gitmonkey.aws import SliceContext
-from gitmonkey.aws_responses import UnreadableResponseError
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.read.aws_responses import UnreadableResponseError
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers import _iam_aws_policies, _iam_instance_profiles
 from gitmonkey.watchers._common import (

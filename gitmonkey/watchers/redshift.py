@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import collect, partition, tags_dict
 

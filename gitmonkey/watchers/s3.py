@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import (
     call_or_absent,

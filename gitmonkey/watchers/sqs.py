@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from gitmonkey.aws import SliceContext
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
 from gitmonkey.watchers._common import collect, decode_policy, describe_each, partition
 

@@ -4,8 +4,8 @@ entry point. tests/test_watcher_plugins.py installs it into the test environment
 
 from __future__ import annotations
 
-from gitmonkey.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect, partition
 
 FIELDS = ("Type", "KeyId", "Tier", "DataType", "Policies")

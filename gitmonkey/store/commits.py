@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import Normalized, changed_paths
-from gitmonkey.paths import parse_item_path
+from gitmonkey.normalize.paths import parse_item_path
 from gitmonkey.store import FileChange, PlannedCommit
 
 if TYPE_CHECKING:

@@ -19,13 +19,13 @@ from botocore.config import Config as BotoConfig
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-from gitmonkey.aws_responses import ResponseChecks
 from gitmonkey.config import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_READ_TIMEOUT,
     AccountConfig,
 )
+from gitmonkey.read.aws_responses import ResponseChecks
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ class AccountSession:
     technologies need (IAM's GetAccountAuthorizationDetails) are computed once via ``shared``.
 
     ``max_attempts`` counts attempts, the first included (botocore's ``max_attempts`` counts
-    retries). Every 2xx answer is checked by :class:`~gitmonkey.aws_responses.ResponseChecks`
+    retries). Every 2xx answer is checked by :class:`~gitmonkey.read.aws_responses.ResponseChecks`
     (``always_returned``: "service:Operation" -> members every answer carries). An endpoint
     whose call timed out on every attempt is skipped for the rest of the session, so a sync
     against an endpoint that accepts connections and never answers ends after one call's

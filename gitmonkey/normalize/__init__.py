@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from gitmonkey.model import Item, Technology
-from gitmonkey.paths import validate_region
+from gitmonkey.normalize.paths import validate_region
 
 REDACTED_PREFIX = "<redacted hmac-sha256:"
 CHANGED_PATHS_LIMIT = 20

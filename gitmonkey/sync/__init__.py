@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from gitmonkey import commit_message
-from gitmonkey.aws import AccountSession, SliceContext, offered_regions
 from gitmonkey.config import AccountConfig, Config, ConfigError
 from gitmonkey.model import GLOBAL_REGION, SliceKey, Technology
-from gitmonkey.normalize import Normalized, normalize_item
-from gitmonkey.paths import item_path, slice_prefix
+from gitmonkey.normalize.paths import slice_prefix
+from gitmonkey.read.aws import AccountSession, offered_regions
+from gitmonkey.read.slices import SliceOutcome, describe_error, read_slice
 from gitmonkey.store import AccountRepository, RepositoryError
+from gitmonkey.store import commits as commit_message
 from gitmonkey.store.state import EphemeralStore, SyncState, secret_key
 from gitmonkey.watchers import all_technologies, always_returned
 
@@ -39,22 +37,6 @@ UNKNOWN_REGIONS = "*"
 MASS_DELETE_FRACTION = 0.5
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class SliceOutcome:
-    """One slice after reading: its normalised documents by path, or why it failed."""
-
-    key: SliceKey
-    documents: dict[str, Normalized] = field(default_factory=dict)
-    error: str | None = None
-    api_calls: int = 0
-    seconds: float = 0.0
-    ignored: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 @dataclass
@@ -232,13 +214,6 @@ def select_accounts(config: Config, requested: Sequence[str] = ()) -> list[Accou
     return [config.account(name) for name in requested]
 
 
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'ClientError')}: {error.get('Message', str(exc))}"
-    return f"{type(exc).__name__}: {exc}"
-
-
 class _AccountRun:
     """The in-flight state of one account during a sync."""
 
@@ -359,30 +334,13 @@ def offered_in(tech: Technology, region: str) -> bool:
 
 
 def _read_slice(run: _AccountRun, tech: Technology, region: str, say: Progress) -> SliceOutcome:
-    key = SliceKey(run.account.name, region, tech.name)
-    outcome = SliceOutcome(key)
-    ctx = SliceContext(run.session, region)
-    clock = time.monotonic()
-    try:
-        for item in tech.list_items(ctx):
-            if any(rule.matches(item, run.account) for rule in run.config.ignore):
-                outcome.ignored += 1
-                continue
-            normalized = normalize_item(item, tech, account_id=run.account.id, secret_key=run.key)
-            path = item_path(item.region, item.technology, item.id)
-            if path in outcome.documents:
-                raise ValueError(f"two items map to {path}")
-            outcome.documents[path] = normalized
-    except Exception as exc:
-        outcome.documents = {}
-        outcome.error = describe_error(exc)
-        log.debug("slice %s failed", key, exc_info=True)
-    outcome.api_calls = ctx.api_calls
-    outcome.seconds = time.monotonic() - clock
+    outcome = read_slice(
+        run.session, run.account, tech, region, ignore=run.config.ignore, secret_key=run.key
+    )
     if outcome.ok:
-        say(f"{key}: {len(outcome.documents)} items, {outcome.api_calls} calls")
+        say(f"{outcome.key}: {len(outcome.documents)} items, {outcome.api_calls} calls")
     else:
-        say(f"{key}: FAILED {outcome.error}")
+        say(f"{outcome.key}: FAILED {outcome.error}")
     return outcome
 
 
@@ -509,7 +467,7 @@ def _attribution(
 
 def _after_store(run: _AccountRun, old_head: str | None, say: Progress, when: datetime) -> None:
     """Audit and notify over the sync's whole range, then push: never fails the sync."""
-    from gitmonkey import post_sync
+    from gitmonkey.sync import after as post_sync
 
     assert run.repo is not None
     run.report.post_sync.update(
