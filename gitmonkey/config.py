@@ -111,6 +111,7 @@ class Config:
     audit: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] = field(default_factory=dict)
     attribution: dict[str, Any] = field(default_factory=dict)
+    events: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def account(self, name_or_id: str) -> AccountConfig:
@@ -252,6 +253,7 @@ def config_from_dict(raw: Any, path: Path, *, validate: bool = True) -> Config:
         audit=raw.get("audit", {}),
         notifications=raw.get("notifications", {}),
         attribution=raw.get("attribution", {}),
+        events=raw.get("events", {}),
         raw=raw,
     )
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from gitmonkey.listen.event_map import load_event_map
-from gitmonkey.listen.messages import pending_reads, principal_of, read_batch
+from gitmonkey.listen.messages import principal_of, read_batch
+from gitmonkey.listen.record import reads_of
 from gitmonkey.watchers import all_technologies
 from tests.helpers import ACCOUNT_ID, make_config
 
@@ -161,7 +162,7 @@ def test_a_batch_reads_each_item_once_and_credits_the_latest_event(config: Any) 
     )
     other = record("AuthorizeSecurityGroupIngress", {"groupId": "sg-2"})
     # delivered out of order, with a duplicate
-    reads = pending_reads(
+    reads = reads_of(
         batch(
             config,
             message(late, "m-late"),
@@ -170,10 +171,13 @@ def test_a_batch_reads_each_item_once_and_credits_the_latest_event(config: Any) 
             message(other, "m-other"),
         ).changes
     )
-    [(key, items)] = reads.items()
-    assert key == ("prod", "us-east-1", "ec2.security_group")
-    assert set(items) == {"sg-1", "sg-2"}
-    assert (items["sg-1"].event_id, items["sg-1"].principal.name) == ("b", "bob")
+    [(account, slices)] = reads.items()
+    [(key, wanted)] = slices.items()
+    assert (account, key) == ("prod", ("us-east-1", "ec2.security_group"))
+    assert set(wanted.changes) == {"sg-1", "sg-2"}
+    assert (wanted.changes["sg-1"].event_id, wanted.changes["sg-1"].principal.name) == ("b", "bob")
+    # every message is accounted for, so the superseded ones are deleted with the others
+    assert wanted.messages == {"m-late", "m-early", "m-dup", "m-other"}
 
 
 def test_principals_of_every_identity_type_are_safe_single_lines() -> None:

@@ -1,10 +1,15 @@
-"""``gitmonkey events template``: the CloudFormation setting up ``gitmonkey listen`` (issue #8)."""
+"""``gitmonkey listen`` and ``gitmonkey events template`` (the CloudFormation that sets it up)."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
+
 import click
 
-from gitmonkey.cli.common import EXIT_CONFIG, fail
+from gitmonkey.cli.common import EXIT_CONFIG, config_option, echo_json, fail, format_option, load
+from gitmonkey.config import ConfigError
 from gitmonkey.listen.templates import ACCOUNT_ID, ORGANIZATION_ID, write_templates
 
 
@@ -90,4 +95,80 @@ CloudTrail must record management events in every watched account (a multi-regio
 organization trail).""")
 
 
-commands = [events_group]
+
+
+@events_group.command("status")
+@config_option
+@format_option("text", "json")
+def events_status(config_path, output_format) -> None:
+    """Show the event queue's depth, its dead-letter queue (messages no listener could read) and
+    what the last `gitmonkey listen` run did. Exit 1 when the dead-letter queue holds messages.
+
+    \b
+    Example:
+      gitmonkey events status --format json
+    """
+    from gitmonkey.listen.health import health_lines, listen_health
+
+    config = load(config_path)
+    health = listen_health(config)
+    if health is None:
+        fail("events: not configured (add events.queue_url; see `gitmonkey events template`)", EXIT_CONFIG)
+    if output_format == "json":
+        echo_json(health)
+    else:
+        click.echo(f"events  {health['queue_url']}")
+        for line in health_lines(health):
+            click.echo(line)
+    sys.exit(1 if (health.get("dead_letter") or {}).get("messages") else 0)
+
+
+@click.command("listen")
+@config_option
+@click.option("--once", is_flag=True, help="Stop when the queue has nothing more to give.")
+@click.option("--max-messages", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Stop after receiving N messages.")
+@click.option("--progress/--no-progress", default=None,
+              help="A line per recorded batch on stderr (default: on a terminal).")
+@format_option("text", "json")
+def listen(config_path, once, max_messages, progress, output_format) -> None:
+    """Record each change seconds after it happens: read the CloudTrail events EventBridge
+    delivers to the SQS queue of `events.queue_url`, re-read the items they name, and commit each
+    changed item authored by the AWS principal who made the change. SIGTERM (or Ctrl-C) finishes
+    the batch in hand and exits 0. Keep a daily `gitmonkey sync` as the safety net.
+
+    \b
+    Example:
+      gitmonkey listen
+      gitmonkey listen --once --format json
+    """
+    from gitmonkey.listen.run import run_listener
+
+    config = load(config_path)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    try:
+        report = run_listener(
+            config, once=once, max_messages=max_messages, stop=stop,
+            progress=(lambda msg: click.echo(msg, err=True)) if show_progress else None,
+        )
+    except ConfigError as exc:
+        fail(f"config error: {exc}", EXIT_CONFIG)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if output_format == "json":
+        echo_json(report.to_dict())
+    else:
+        skipped = sum(report.skipped.values())
+        click.echo(
+            f"listen {report.run_id}: {report.received} messages received, {report.recorded} recorded, "
+            f"{skipped} skipped, {report.poison} unreadable (left for the dead-letter queue), "
+            f"{report.retried} kept for a retry; {report.commits} commits, {report.api_calls} API calls"
+        )
+        for error in report.errors:
+            click.echo(f"  error: {error}")
+
+
+commands = [events_group, listen]

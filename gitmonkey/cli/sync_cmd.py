@@ -104,6 +104,13 @@ def status(config_path, accounts, output_format) -> None:
                 click.echo(f"           {s['last_error']}")
         if entry.get("pending_notifications"):
             click.echo(f"  {entry['pending_notifications']} notifications pending")
+    from gitmonkey.listen.health import health_lines, listen_health
+
+    health = listen_health(config)
+    if health is not None:
+        click.echo(f"events  {health['queue_url']}")
+        for line in health_lines(health):
+            click.echo(line)
 
 
 @click.command()

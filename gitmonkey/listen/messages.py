@@ -12,8 +12,8 @@ CloudTrail"). ``read_batch`` sorts a batch of messages into:
 - ``poison``: messages that cannot be read (not JSON, not an EventBridge event of a CloudTrail
   record), left for the queue's redrive to its dead-letter queue.
 
-``pending_reads`` then merges the changes of a batch: several events for one item are one read, and
-the item's commit names the latest event (delivery is unordered: the re-read stores the item's
+``record.reads_of`` then merges the changes of a batch: several events for one item are one read,
+and the item's commit names the latest event (delivery is unordered: the re-read stores the item's
 current state, and the latest event is the best account of how it got there).
 """
 
@@ -166,14 +166,3 @@ def read_batch(
         if not taken:
             batch.skipped.append((message_id, f"region {clean_text(event_region, 32)} is not configured"))
     return batch
-
-
-def pending_reads(changes: Iterable[Change]) -> dict[tuple[str, str, str], dict[str | None, Change]]:
-    """(account, region, technology) -> item id (None: the slice) -> the latest change naming it."""
-    reads: dict[tuple[str, str, str], dict[str | None, Change]] = {}
-    for change in changes:
-        items = reads.setdefault((change.account, change.region, change.technology), {})
-        known = items.get(change.item_id)
-        if known is None or (change.event_time, change.event_id) > (known.event_time, known.event_id):
-            items[change.item_id] = change
-    return reads

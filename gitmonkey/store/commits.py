@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey.config import AccountConfig
 from gitmonkey.normalize import Normalized, changed_paths
 from gitmonkey.normalize.paths import parse_item_path
-from gitmonkey.store import FileChange, PlannedCommit
+from gitmonkey.store import Author, FileChange, PlannedCommit
 
 if TYPE_CHECKING:
     from gitmonkey.store import AccountRepository
@@ -45,26 +45,49 @@ class _Change:
     document: dict[str, Any] | None
     content: bytes | None
     old_sha: str | None
+    author: Author | None = None
+    trailers: tuple[tuple[str, str], ...] = ()
 
 
 class Plan:
-    def __init__(self, account: AccountConfig, sync_id: str) -> None:
+    """The commits of one run. ``run_id`` is written as ``Gitmonkey-Sync`` (a full read) or, with
+    ``seen_by="Listen"``, ``Gitmonkey-Listen`` (a re-read after CloudTrail events), so every commit
+    says how its change was seen."""
+
+    def __init__(self, account: AccountConfig, run_id: str, *, seen_by: str = "Sync") -> None:
         self.account = account
-        self.sync_id = sync_id
+        self.sync_id = run_id
+        self.seen_by = seen_by
         self._baseline: list[tuple[str, Normalized]] = []
         self._changes: list[_Change] = []
 
-    def add(self, path: str, doc: Normalized, *, baseline: bool) -> None:
+    def add(
+        self, path: str, doc: Normalized, *, baseline: bool = False, author: Author | None = None,
+        trailers: Sequence[tuple[str, str]] = (),
+    ) -> None:
         if baseline:
             self._baseline.append((path, doc))
         else:
-            self._changes.append(_Change("added", path, doc.document, doc.content, None))
+            self._changes.append(
+                _Change("added", path, doc.document, doc.content, None, author, tuple(trailers))
+            )
 
-    def modify(self, path: str, doc: Normalized, old_sha: str) -> None:
-        self._changes.append(_Change("modified", path, doc.document, doc.content, old_sha))
+    def modify(
+        self, path: str, doc: Normalized, old_sha: str, *, author: Author | None = None,
+        trailers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self._changes.append(
+            _Change("modified", path, doc.document, doc.content, old_sha, author, tuple(trailers))
+        )
 
-    def delete(self, path: str, old_sha: str) -> None:
-        self._changes.append(_Change("deleted", path, None, None, old_sha))
+    def delete(
+        self, path: str, old_sha: str, *, author: Author | None = None,
+        trailers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self._changes.append(_Change("deleted", path, None, None, old_sha, author, tuple(trailers)))
+
+    def __len__(self) -> int:
+        return len(self._changes) + (1 if self._baseline else 0)
 
     def counts(self) -> tuple[int, int, int]:
         kinds = Counter(c.kind for c in self._changes)
@@ -80,14 +103,16 @@ class Plan:
         old_blobs = repo.read_blobs(old_shas) if old_shas else {}
         for change in sorted(self._changes, key=lambda c: c.path):
             old_doc = json.loads(old_blobs[change.old_sha]) if change.old_sha else None
-            extra = annotate(change.document or old_doc or {}) if annotate else []
+            extra = list(change.trailers)
+            if annotate:
+                extra += annotate(change.document or old_doc or {})
             commits.append(self._item_commit(change, old_doc, extra))
         return commits
 
     def _trailers(self, **extra: str) -> str:
         lines = [f"Gitmonkey-Account: {self.account.name} ({self.account.id})"]
         lines += [f"Gitmonkey-{key.capitalize()}: {one_line(value)}" for key, value in extra.items() if value]
-        lines.append(f"Gitmonkey-Sync: {self.sync_id}")
+        lines.append(f"Gitmonkey-{self.seen_by}: {self.sync_id}")
         return "\n".join(lines)
 
     def _baseline_commit(self) -> PlannedCommit:
@@ -131,4 +156,6 @@ class Plan:
             + "".join(f"\n{one_line(key)}: {one_line(value)}" for key, value in extra)
             + "\n"
         )
-        return PlannedCommit(message=message, changes=(FileChange(change.path, change.content),))
+        return PlannedCommit(
+            message=message, changes=(FileChange(change.path, change.content),), author=change.author
+        )
