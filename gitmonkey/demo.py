@@ -2,7 +2,9 @@
 
 It creates a small account (IAM users, groups, roles and a policy, S3 buckets, security groups in
 two regions), syncs it (the baseline commit), makes a few risky changes (port 22 opened to the
-world, a bucket policy made public, a user deleted), syncs again, and shows what to look at.
+world, a bucket policy made public, a user deleted), syncs again, then has "alice" close the port
+and delivers the CloudTrail event through EventBridge and SQS to `gitmonkey listen`, which commits
+the change authored by her; and shows what to look at.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ accounts:
     id: "{ACCOUNT_ID}"
     regions: [{", ".join(REGIONS)}]
 """
+DEMO_PRINCIPAL = {
+    "type": "AssumedRole",
+    "principalId": "AROADEMOEXAMPLE:alice@example.com",
+    "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/Admin/alice@example.com",
+    "accountId": ACCOUNT_ID,
+}
 
 Echo = Callable[[str], None]
 
@@ -341,6 +349,49 @@ def make_risky_changes(ids: dict[str, str]) -> None:
     iam.delete_user(UserName="bob")
 
 
+def close_port_with_an_event(config: Config, group: str) -> Any:
+    """Set up the events queue as `gitmonkey events template` does, have alice close port 22, deliver
+    the CloudTrail event moto does not emit through EventBridge, and let the listener record it."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    import boto3
+
+    from gitmonkey.listen.run import Listener
+    from gitmonkey.listen.templates import central_template
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="gitmonkey-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bridge = boto3.client("events", region_name="us-east-1")
+    bridge.create_event_bus(Name="gitmonkey")
+    pattern = central_template()["Resources"]["EventsToQueueRule"]["Properties"]["EventPattern"]
+    bridge.put_rule(Name="to-gitmonkey", EventBusName="gitmonkey", EventPattern=json.dumps(pattern))
+    bridge.put_targets(Rule="to-gitmonkey", EventBusName="gitmonkey", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    permission = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                  "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "temporary debugging"}]}
+    boto3.client("ec2", region_name="us-east-1").revoke_security_group_ingress(
+        GroupId=group, IpPermissions=[permission]
+    )
+    record = {
+        "eventVersion": "1.09", "userIdentity": DEMO_PRINCIPAL,
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "ec2.amazonaws.com", "eventName": "RevokeSecurityGroupIngress",
+        "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"groupId": group}, "responseElements": {"_return": True},
+        "eventID": "0d1e2f30-4a5b-4c6d-8e9f-a0b1c2d3e4f5", "readOnly": False,
+        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": ACCOUNT_ID,
+    }
+    bridge.put_events(Entries=[{"Source": "aws.ec2", "DetailType": "AWS API Call via CloudTrail",
+                                "Detail": json.dumps(record), "EventBusName": "gitmonkey"}])
+    # the queue exists only in this process's moto: it is not written into the demo's config file
+    listening = dataclasses.replace(config, events={"queue_url": queue_url, "wait_seconds": 1})
+    return Listener(listening).run(once=True)
+
+
 def _git(repo: Path, *args: str) -> str:
     from gitmonkey.gitcmd import run_git
 
@@ -380,22 +431,29 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
         make_risky_changes(ids)
         second = run_sync(config)
         echo(render_summary(second))
-    echo(f"\n== 3. The history, one commit per change:  git -C {repo} log --stat\n")
-    echo(_git(repo, "log", "--stat", "--format=%h %s", "-n", "8"))
-    web = ids["web"]
-    echo(f"== 4. What changed in the web security group:  gitmonkey diff {web} --config {config_path}\n")
-    sg_commit = _git(repo, "log", "-n1", "--format=%H", "--grep", f"{ids['web']}", "--", "items/").strip()
-    echo(_git(repo, "show", "--format=%s%n%n%b", sg_commit))
-    echo("== 5. The rotated password, as git saw it: a keyed hash, never the value\n")
-    fn_commit = _git(repo, "log", "-n1", "--format=%H", "--", "items/us-east-1/lambda/function/").strip()
-    echo(_git(repo, "show", "--format=%s", fn_commit))
-    echo(f"== 6. Audit issues found by the post-commit audit:  gitmonkey issues --config {config_path}\n")
-    echo(_issues_table(repo, config))
-    echo(_git(repo, "log", "-n2", "--format=%h %s", "--", "issues/"))
+        echo(f"\n== 3. The history, one commit per change:  git -C {repo} log --stat\n")
+        echo(_git(repo, "log", "--stat", "--format=%h %s", "-n", "8"))
+        web = ids["web"]
+        echo(f"== 4. What changed in the web security group:  gitmonkey diff {web} --config {config_path}\n")
+        sg_commit = _git(repo, "log", "-n1", "--format=%H", "--grep", web, "--", "items/").strip()
+        echo(_git(repo, "show", "--format=%s%n%n%b", sg_commit))
+        echo("== 5. The rotated password, as git saw it: a keyed hash, never the value\n")
+        fn_commit = _git(repo, "log", "-n1", "--format=%H", "--", "items/us-east-1/lambda/function/").strip()
+        echo(_git(repo, "show", "--format=%s", fn_commit))
+        echo(f"== 6. Audit issues found by the post-commit audit:  gitmonkey issues --config {config_path}\n")
+        echo(_issues_table(repo, config))
+        echo(_git(repo, "log", "-n2", "--format=%h %s", "--", "issues/"))
+        listened = close_port_with_an_event(config, web)
+        echo(f"== 7. Seconds later, no sync: alice closes port 22; CloudTrail -> EventBridge -> SQS -> "
+             f"gitmonkey listen ({listened.commits} commit, {listened.api_calls} API call)\n")
+        sg_path = f"items/us-east-1/ec2/security_group/{web}.json"
+        echo(_git(repo, "log", "-n1", "--format=author    %an <%ae>%ncommitter %cn%n%n%B", "--", sg_path))
+        echo(f"  git -C {repo} log --format='%an %s' -- {sg_path}\n")
+        echo(_git(repo, "log", "--format=%an  %s", "--", sg_path))
     from gitmonkey.site.build import build_site
 
     site = build_site(config, directory / "site")
-    echo(f"== 7. The estate as a static site ({site.pages} pages):  gitmonkey site {directory / 'site'} "
+    echo(f"== 8. The estate as a static site ({site.pages} pages):  gitmonkey site {directory / 'site'} "
          f"--config {config_path}\n")
     echo(f"  open {(directory / 'site' / 'index.html').as_uri()}\n")
     echo("Look further:")
@@ -405,6 +463,7 @@ def run_demo(directory: Path, echo: Echo = print) -> Path:
     echo("  git log -S '0.0.0.0/0' --oneline")
     echo(f"  gitmonkey history {ids['web']} --config {config_path}")
     echo(f"  gitmonkey status --config {config_path}")
+    echo(f"  git -C {repo} shortlog -sn -- items/")
     echo(f"  gitmonkey issues --config {config_path} --format sarif")
     echo(f"  gitmonkey justify FINGERPRINT --reason '...' --branch --config {config_path}")
     return repo

@@ -33,6 +33,14 @@ def test_demo_records_the_baseline_the_risky_changes_and_their_issues(tmp_path):
     issues = git(repo, "grep", "-l", "0.0.0.0/0", "HEAD", "--", "issues/")
     assert "issues/us-east-1/ec2/security_group/" in issues
     assert "tcp 22 from 0.0.0.0/0" in "\n".join(out)
+    # then alice closes the port and gitmonkey listen records it from the event, authored by her
+    groups = "items/us-east-1/ec2/security_group/"
+    last = git(repo, "log", "-1", "--format=%an|%cn|%B", "--", groups)
+    assert last.startswith("Admin/alice@example.com|gitmonkey|ec2.security_group us-east-1 ")
+    assert "Gitmonkey-Event: RevokeSecurityGroupIngress" in last
+    web_issues = git(repo, "grep", "-h", "details", "HEAD", "--", "issues/us-east-1/ec2/security_group/")
+    assert "ingress tcp 22 from 0.0.0.0/0" not in web_issues, "closing the port fixed its issues"
+    assert "ingress tcp 80 from 0.0.0.0/0" in web_issues
     assert_clean(repo)
 
 
