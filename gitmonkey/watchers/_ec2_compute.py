@@ -3,7 +3,9 @@ interfaces, key pairs and EBS volumes, one region at a time.
 
 Calls per region: one paginated DescribeInstances, DescribeAddresses, paginated
 DescribeNetworkInterfaces, DescribeKeyPairs and paginated DescribeVolumes. The only per-item call
-is DescribeInstanceAttribute(userData), one per instance (see "User data" below).
+is DescribeInstanceAttribute(userData), one per instance (see "User data" below). One item is read
+by its id (``get_item``) with the same Describe call by id and the same item builder: 2 calls for
+an instance (1 when it is terminated or terminating: not an item), 1 for the others.
 
 Each item's configuration is the record as AWS returns it (every field, so that a field AWS adds
 later is tracked without a code change), with the tag list as a ``Tags`` object. What is
@@ -106,15 +108,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, describe_each, ec2_arn, tagged_item, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, describe_each, ec2_arn, is_error, tagged_item, tags_dict
+from gitmonkey.watchers._ec2_vpc import describe_one, the_one, unless_gone
 
 INSTANCE_WORKERS = 8
 # Instance states that are not items: termination cannot be undone from either.
 ENDED_STATES = ("shutting-down", "terminated")
-# DescribeInstanceAttribute on an instance that has disappeared since the listing.
+# DescribeInstances by id, or DescribeInstanceAttribute on an instance that has disappeared since
+# the listing.
 INSTANCE_GONE = ("InvalidInstanceID.NotFound",)
+# The "does not exist" error codes of the Describe calls by id (an Elastic IP by its allocation id,
+# or by its public IP when it has none).
+ADDRESS_GONE = ("InvalidAllocationID.NotFound", "InvalidAddress.NotFound")
+NETWORK_INTERFACE_GONE = ("InvalidNetworkInterfaceID.NotFound",)
+KEY_PAIR_GONE = ("InvalidKeyPair.NotFound",)
+VOLUME_GONE = ("InvalidVolume.NotFound",)
 # An Elastic IP's association: always recorded, null when the address is not associated.
 ADDRESS_ASSOCIATION_FIELDS = (
     "AssociationId",
@@ -151,6 +163,10 @@ def instance_item(ctx: SliceContext, reservation: dict[str, Any], instance: dict
     return tagged_item(ctx, "ec2.instance", instance_id, arn, configuration, instance.get("Tags"))
 
 
+def _instance_listed(instance: dict[str, Any]) -> bool:
+    return (instance.get("State") or {}).get("Name") not in ENDED_STATES
+
+
 def list_instances(ctx: SliceContext) -> list[Item]:
     """Every instance of the region that is not terminated or terminating; the user data reads
     run on a pool of ``INSTANCE_WORKERS`` threads."""
@@ -158,7 +174,7 @@ def list_instances(ctx: SliceContext) -> list[Item]:
         (reservation, instance)
         for reservation in collect(ctx.client("ec2"), "describe_instances", "Reservations")
         for instance in reservation.get("Instances") or []
-        if (instance.get("State") or {}).get("Name") not in ENDED_STATES
+        if _instance_listed(instance)
     ]
     return describe_each(
         lambda entry: instance_item(ctx, *entry),
@@ -169,12 +185,35 @@ def list_instances(ctx: SliceContext) -> list[Item]:
     )
 
 
+def get_instance(ctx: SliceContext, instance_id: str) -> Item | None:
+    try:
+        answer = ctx.client("ec2").describe_instances(InstanceIds=[instance_id])
+    except ClientError as exc:
+        if is_error(exc, *INSTANCE_GONE):
+            return None
+        raise
+    entries = [
+        (reservation, instance)
+        for reservation in answer.get("Reservations") or []
+        for instance in reservation.get("Instances") or []
+    ]
+    entry = the_one(entries, instance_id, lambda pair: pair[1].get("InstanceId"), "DescribeInstances")
+    if entry is None or not _instance_listed(entry[1]):
+        return None
+    return unless_gone(lambda: instance_item(ctx, *entry), INSTANCE_GONE)
+
+
 # --- Elastic IPs -------------------------------------------------------------------------------
+
+
+def _address_id(address: dict[str, Any]) -> str:
+    """The allocation id; the public IP for an EC2-Classic address, which has none."""
+    return address.get("AllocationId") or address.get("PublicIp") or ""
 
 
 def address_item(ctx: SliceContext, address: dict[str, Any]) -> Item:
     public_ip = address.get("PublicIp") or ""
-    ident = address.get("AllocationId") or public_ip
+    ident = _address_id(address)
     configuration = {key: value for key, value in address.items() if key != "Tags"}
     for key in ADDRESS_ASSOCIATION_FIELDS:
         configuration[key] = address.get(key) or None
@@ -185,6 +224,21 @@ def address_item(ctx: SliceContext, address: dict[str, Any]) -> Item:
 def list_elastic_ips(ctx: SliceContext) -> list[Item]:
     answer = ctx.client("ec2").describe_addresses()
     return [address_item(ctx, address) for address in answer.get("Addresses") or []]
+
+
+def get_elastic_ip(ctx: SliceContext, ident: str) -> Item | None:
+    """By allocation id; an id that is not one (``eipalloc-``) is the public IP of an EC2-Classic
+    address. A VPC address found by its public IP is the item of its allocation id, so the item
+    of that IP does not exist."""
+    if ident.startswith("eipalloc-"):
+        by, field = {"AllocationIds": [ident]}, "AllocationId"
+    else:
+        by, field = {"PublicIps": [ident]}, "PublicIp"
+    address = describe_one(ctx.client("ec2"), "describe_addresses", "Addresses", field, ident,
+                           gone=ADDRESS_GONE, **by)
+    if address is None or _address_id(address) != ident:
+        return None
+    return address_item(ctx, address)
 
 
 # --- network interfaces ------------------------------------------------------------------------
@@ -204,6 +258,14 @@ def list_network_interfaces(ctx: SliceContext) -> list[Item]:
         network_interface_item(ctx, interface)
         for interface in collect(ctx.client("ec2"), "describe_network_interfaces", "NetworkInterfaces")
     ]
+
+
+def get_network_interface(ctx: SliceContext, interface_id: str) -> Item | None:
+    interface = describe_one(
+        ctx.client("ec2"), "describe_network_interfaces", "NetworkInterfaces", "NetworkInterfaceId",
+        interface_id, gone=NETWORK_INTERFACE_GONE, NetworkInterfaceIds=[interface_id],
+    )
+    return None if interface is None else network_interface_item(ctx, interface)
 
 
 # --- key pairs ---------------------------------------------------------------------------------
@@ -229,6 +291,14 @@ def list_key_pairs(ctx: SliceContext) -> list[Item]:
     return [key_pair_item(ctx, key_pair) for key_pair in answer.get("KeyPairs") or []]
 
 
+def get_key_pair(ctx: SliceContext, name: str) -> Item | None:
+    key_pair = describe_one(
+        ctx.client("ec2"), "describe_key_pairs", "KeyPairs", "KeyName", name,
+        gone=KEY_PAIR_GONE, KeyNames=[name],
+    )
+    return None if key_pair is None else key_pair_item(ctx, key_pair)
+
+
 # --- EBS volumes -------------------------------------------------------------------------------
 
 
@@ -245,6 +315,14 @@ def list_volumes(ctx: SliceContext) -> list[Item]:
     return [volume_item(ctx, volume) for volume in collect(ctx.client("ec2"), "describe_volumes", "Volumes")]
 
 
+def get_volume(ctx: SliceContext, volume_id: str) -> Item | None:
+    volume = describe_one(
+        ctx.client("ec2"), "describe_volumes", "Volumes", "VolumeId", volume_id,
+        gone=VOLUME_GONE, VolumeIds=[volume_id],
+    )
+    return None if volume is None else volume_item(ctx, volume)
+
+
 # --- declarations ------------------------------------------------------------------------------
 
 TECHNOLOGIES: tuple[Technology, ...] = (
@@ -252,6 +330,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.instance",
         is_global=False,
         list_items=list_instances,
+        get_item=get_instance,
         description=(
             "EC2 instances (not terminated or terminating): type, image, key pair, subnet and VPC, "
             "security groups, network interfaces, block devices, instance metadata options "
@@ -307,6 +386,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.elastic_ip",
         is_global=False,
         list_items=list_elastic_ips,
+        get_item=get_elastic_ip,
         description=(
             "Elastic IP addresses: public IP, domain, pool, network border group, tags, and the "
             "association (instance, network interface and its owner, private IP; null when not "
@@ -321,6 +401,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.network_interface",
         is_global=False,
         list_items=list_network_interfaces,
+        get_item=get_network_interface,
         description=(
             "Elastic network interfaces, requester-managed ones (Lambda, load balancers, NAT "
             "gateways, endpoints) included: type, subnet, VPC, security groups, private addresses "
@@ -346,6 +427,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.key_pair",
         is_global=False,
         list_items=list_key_pairs,
+        get_item=get_key_pair,
         description=(
             "EC2 key pairs, by name: key pair id, fingerprint, key type, create time, tags "
             "(not the public key)."
@@ -359,6 +441,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.volume",
         is_global=False,
         list_items=list_volumes,
+        get_item=get_volume,
         description=(
             "EBS volumes: size, type, IOPS, throughput, encryption and KMS key, source snapshot, "
             "availability zone, multi-attach, attachments (instance, device, "

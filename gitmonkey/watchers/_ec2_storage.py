@@ -1,16 +1,17 @@
 """EBS snapshots and AMIs owned by the account: one item per snapshot or image, built from the
 region-wide listing plus the one per-item attribute call that says who else may use it.
 
-The list functions live in ``gitmonkey.watchers.ec2`` (technology names come from that module)
-and run this module's item builders, one per listed entry, on a small thread pool.
+The list and get functions live in ``gitmonkey.watchers.ec2`` (technology names come from that
+module) and run this module's item builders: one per listed entry on a small thread pool, or one
+for the entry of a Describe call by id.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import ec2_arn, tagged_item, tags_dict
 
 SNAPSHOT_GONE = ("InvalidSnapshot.NotFound",)

@@ -16,6 +16,12 @@ attributes of a VPC:
 - ``ec2.route_table``, ``ec2.nat_gateway``, ``ec2.vpc_peering``, ``ec2.dhcp_options``,
   ``ec2.flow_log``, ``ec2.vpn_connection``, ``ec2.vpn_gateway``: their Describe call alone.
 
+Each technology also reads one item by its id (``get_item``, for a re-read after a CloudTrail
+event), through the same item builder: its Describe call by id, and for the joins the same
+derivation applied to the answer of a call narrowed by a filter to what the item needs (a VPC:
+the internet gateways attached to it and the flow logs of it, 5 calls; a subnet: the route table
+explicitly associated with it, else its VPC's main one, 2 or 3 calls). The others cost one call.
+
 What AWS keeps listing after a deletion is not an item: NAT gateways, peering connections, VPN
 connections and gateways in a deleted (or deleting, failed, rejected, expired) state, and
 associations, attachments and CIDR blocks that are being or were removed. Their state fields
@@ -30,16 +36,29 @@ key rotation is still a commit).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from gitmonkey.model import Item, Technology
 from gitmonkey.read.aws import SliceContext
 from gitmonkey.read.aws_responses import UnreadableResponseError
-from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, describe_each, ec2_arn, partition, tagged_item
+from gitmonkey.watchers._common import collect, describe_each, ec2_arn, is_error, partition, tagged_item
 
-# Error code of DescribeVpcAttribute for a VPC deleted since DescribeVpcs listed it.
+# Error code of DescribeVpcs / DescribeVpcAttribute for a VPC that does not exist (deleted since
+# DescribeVpcs listed it, for the attribute calls of a listing).
 VPC_GONE = ("InvalidVpcID.NotFound",)
+# The "does not exist" error codes of each Describe call by id. An empty answer to one reads as
+# "does not exist" too (moto answers unknown NAT gateway, peering, flow log and VPN gateway ids so).
+SUBNET_GONE = ("InvalidSubnetID.NotFound",)
+ROUTE_TABLE_GONE = ("InvalidRouteTableID.NotFound",)
+NAT_GATEWAY_GONE = ("NatGatewayNotFound",)
+PEERING_GONE = ("InvalidVpcPeeringConnectionID.NotFound",)
+DHCP_OPTIONS_GONE = ("InvalidDhcpOptionID.NotFound", "InvalidDhcpOptionsID.NotFound")
+FLOW_LOG_GONE = ("InvalidFlowLogId.NotFound",)
+VPN_CONNECTION_GONE = ("InvalidVpnConnectionID.NotFound",)
+VPN_GATEWAY_GONE = ("InvalidVpnGatewayID.NotFound",)
 
 # States in which a listed thing is going away or is gone: not recorded.
 _ASSOCIATION_GONE = frozenset({"disassociating", "disassociated", "failing", "failed"})
@@ -187,6 +206,58 @@ def _owner(ctx: SliceContext, record: Mapping[str, Any]) -> str:
     return record.get("OwnerId") or ctx.account_id
 
 
+def the_one(records: Sequence[Any], item_id: str, ident: Callable[[Any], Any], operation: str) -> Any:
+    """The record of ``item_id`` (``ident(record) == item_id``) in the answer of a Describe call
+    by id; None when the answer is empty (AWS answers some unknown ids so). An answer that names
+    other items only, or this one twice, says nothing of this one: it raises, never reads as "does
+    not exist" (that would record a deletion)."""
+    found = [record for record in records if ident(record) == item_id]
+    if len(found) == 1:
+        return found[0]
+    if not records:
+        return None
+    reason = f"{len(found)} records of {item_id!r} among the {len(records)} of an answer by id"
+    raise UnreadableResponseError("ec2", operation, reason)
+
+
+def describe_one(
+    client: Any,
+    method: str,
+    records: str,
+    ident: str,
+    item_id: str,
+    *,
+    gone: Iterable[str],
+    **params: Any,
+) -> Any:
+    """The record of ``item_id`` (its field ``ident``) in the ``records`` list of one Describe call
+    by id (``client.method(**params)``, not paged); None when AWS answers with a ``gone`` error
+    code or an empty list. Any other error raises, and so does an answer of other items."""
+    try:
+        answer = getattr(client, method)(**params)
+    except ClientError as exc:
+        if is_error(exc, *gone):
+            return None
+        raise
+    operation = client.meta.method_to_api_mapping.get(method, method)
+    return the_one(answer.get(records) or [], item_id, lambda record: record.get(ident), operation)
+
+
+def unless_gone(build: Callable[[], Item], gone: Iterable[str]) -> Item | None:
+    """``build()``, or None when one of its per-item calls answers a ``gone`` error code: the
+    item was deleted after its Describe call."""
+    try:
+        return build()
+    except ClientError as exc:
+        if is_error(exc, *gone):
+            return None
+        raise
+
+
+def _filters(values: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"Name": name, "Values": [value]} for name, value in values.items()]
+
+
 # --- ec2.vpc ---------------------------------------------------------------------------------
 
 
@@ -271,6 +342,24 @@ def list_vpcs(ctx: SliceContext) -> list[Item]:
     )
 
 
+def get_vpc(ctx: SliceContext, vpc_id: str) -> Item | None:
+    """One VPC, its joins narrowed to it: the internet gateways with an attachment to it
+    (``attachment.vpc-id``) and the flow logs of it (``resource-id``), passed through the listing's
+    own derivations, so ``InternetGatewayIds``, ``FlowLogIds`` and ``FlowLogTrafficTypes`` are the
+    listing's. 5 calls (3 for a VPC shared with the account)."""
+    ec2 = ctx.client("ec2")
+    vpc = describe_one(ec2, "describe_vpcs", "Vpcs", "VpcId", vpc_id, gone=VPC_GONE, VpcIds=[vpc_id])
+    if vpc is None:
+        return None
+    attached = _filters({"attachment.vpc-id": vpc_id})
+    gateways = _internet_gateways_by_vpc(
+        collect(ec2, "describe_internet_gateways", "InternetGateways", Filters=attached)
+    )
+    own = _filters({"resource-id": vpc_id})
+    flow_logs = _flow_logs_by_resource(collect(ec2, "describe_flow_logs", "FlowLogs", Filters=own))
+    return unless_gone(lambda: vpc_item(ctx, vpc, gateways, flow_logs), VPC_GONE)
+
+
 # --- ec2.subnet ------------------------------------------------------------------------------
 
 
@@ -311,6 +400,27 @@ def list_subnets(ctx: SliceContext) -> list[Item]:
     return [subnet_item(ctx, subnet, explicit, main) for subnet in subnets]
 
 
+def get_subnet(ctx: SliceContext, subnet_id: str) -> Item | None:
+    """One subnet, its ``RouteTableId`` by the listing's derivation applied to the route tables
+    that can decide it: those with an association naming the subnet, then (only when none of them
+    is live) the main route table of its VPC. 2 or 3 calls."""
+    ec2 = ctx.client("ec2")
+    subnet = describe_one(
+        ec2, "describe_subnets", "Subnets", "SubnetId", subnet_id, gone=SUBNET_GONE, SubnetIds=[subnet_id]
+    )
+    if subnet is None:
+        return None
+    associated = _filters({"association.subnet-id": subnet_id})
+    explicit, main = _route_table_of_subnets(
+        collect(ec2, "describe_route_tables", "RouteTables", Filters=associated)
+    )
+    if subnet_id not in explicit and subnet.get("VpcId"):
+        main_of_vpc = _filters({"vpc-id": subnet["VpcId"], "association.main": "true"})
+        tables = collect(ec2, "describe_route_tables", "RouteTables", Filters=main_of_vpc)
+        _, main = _route_table_of_subnets(tables)
+    return subnet_item(ctx, subnet, explicit, main)
+
+
 # --- ec2.route_table -------------------------------------------------------------------------
 
 
@@ -338,6 +448,14 @@ def list_route_tables(ctx: SliceContext) -> list[Item]:
     ]
 
 
+def get_route_table(ctx: SliceContext, table_id: str) -> Item | None:
+    table = describe_one(
+        ctx.client("ec2"), "describe_route_tables", "RouteTables", "RouteTableId", table_id,
+        gone=ROUTE_TABLE_GONE, RouteTableIds=[table_id],
+    )
+    return None if table is None else route_table_item(ctx, table)
+
+
 # --- ec2.nat_gateway -------------------------------------------------------------------------
 
 
@@ -351,9 +469,23 @@ def nat_gateway_item(ctx: SliceContext, gateway: Mapping[str, Any]) -> Item:
     return tagged_item(ctx, "ec2.nat_gateway", gateway_id, arn, configuration, gateway.get("Tags"))
 
 
+def _nat_gateway_listed(gateway: Mapping[str, Any]) -> bool:
+    return gateway.get("State") not in _NAT_GATEWAY_GONE
+
+
 def list_nat_gateways(ctx: SliceContext) -> list[Item]:
     gateways = collect(ctx.client("ec2"), "describe_nat_gateways", "NatGateways")
-    return [nat_gateway_item(ctx, g) for g in gateways if g.get("State") not in _NAT_GATEWAY_GONE]
+    return [nat_gateway_item(ctx, g) for g in gateways if _nat_gateway_listed(g)]
+
+
+def get_nat_gateway(ctx: SliceContext, gateway_id: str) -> Item | None:
+    gateway = describe_one(
+        ctx.client("ec2"), "describe_nat_gateways", "NatGateways", "NatGatewayId", gateway_id,
+        gone=NAT_GATEWAY_GONE, NatGatewayIds=[gateway_id],
+    )
+    if gateway is None or not _nat_gateway_listed(gateway):
+        return None
+    return nat_gateway_item(ctx, gateway)
 
 
 # --- ec2.vpc_peering -------------------------------------------------------------------------
@@ -371,13 +503,23 @@ def peering_item(ctx: SliceContext, peering: Mapping[str, Any]) -> Item:
     return tagged_item(ctx, "ec2.vpc_peering", peering_id, arn, configuration, peering.get("Tags"))
 
 
+def _peering_listed(peering: Mapping[str, Any]) -> bool:
+    return (peering.get("Status") or {}).get("Code") not in _PEERING_GONE
+
+
 def list_vpc_peering_connections(ctx: SliceContext) -> list[Item]:
     peerings = collect(ctx.client("ec2"), "describe_vpc_peering_connections", "VpcPeeringConnections")
-    return [
-        peering_item(ctx, peering)
-        for peering in peerings
-        if (peering.get("Status") or {}).get("Code") not in _PEERING_GONE
-    ]
+    return [peering_item(ctx, peering) for peering in peerings if _peering_listed(peering)]
+
+
+def get_vpc_peering_connection(ctx: SliceContext, peering_id: str) -> Item | None:
+    peering = describe_one(
+        ctx.client("ec2"), "describe_vpc_peering_connections", "VpcPeeringConnections",
+        "VpcPeeringConnectionId", peering_id, gone=PEERING_GONE, VpcPeeringConnectionIds=[peering_id],
+    )
+    if peering is None or not _peering_listed(peering):
+        return None
+    return peering_item(ctx, peering)
 
 
 # --- ec2.dhcp_options ------------------------------------------------------------------------
@@ -402,6 +544,14 @@ def list_dhcp_options(ctx: SliceContext) -> list[Item]:
     ]
 
 
+def get_dhcp_options(ctx: SliceContext, options_id: str) -> Item | None:
+    options = describe_one(
+        ctx.client("ec2"), "describe_dhcp_options", "DhcpOptions", "DhcpOptionsId", options_id,
+        gone=DHCP_OPTIONS_GONE, DhcpOptionsIds=[options_id],
+    )
+    return None if options is None else dhcp_options_item(ctx, options)
+
+
 # --- ec2.flow_log ----------------------------------------------------------------------------
 
 
@@ -414,6 +564,14 @@ def flow_log_item(ctx: SliceContext, flow_log: Mapping[str, Any]) -> Item:
 
 def list_flow_logs(ctx: SliceContext) -> list[Item]:
     return [flow_log_item(ctx, f) for f in collect(ctx.client("ec2"), "describe_flow_logs", "FlowLogs")]
+
+
+def get_flow_log(ctx: SliceContext, flow_log_id: str) -> Item | None:
+    flow_log = describe_one(
+        ctx.client("ec2"), "describe_flow_logs", "FlowLogs", "FlowLogId", flow_log_id,
+        gone=FLOW_LOG_GONE, FlowLogIds=[flow_log_id],
+    )
+    return None if flow_log is None else flow_log_item(ctx, flow_log)
 
 
 # --- ec2.vpn_connection ----------------------------------------------------------------------
@@ -429,14 +587,24 @@ def vpn_connection_item(ctx: SliceContext, connection: Mapping[str, Any]) -> Ite
     return tagged_item(ctx, "ec2.vpn_connection", connection_id, arn, configuration, tags)
 
 
+def _vpn_listed(record: Mapping[str, Any]) -> bool:
+    return record.get("State") not in _VPN_GONE
+
+
 def list_vpn_connections(ctx: SliceContext) -> list[Item]:
     """``DescribeVpnConnections`` has no paging: one answer holds every connection."""
     answer = ctx.client("ec2").describe_vpn_connections()
-    return [
-        vpn_connection_item(ctx, connection)
-        for connection in answer["VpnConnections"]
-        if connection.get("State") not in _VPN_GONE
-    ]
+    return [vpn_connection_item(ctx, c) for c in answer["VpnConnections"] if _vpn_listed(c)]
+
+
+def get_vpn_connection(ctx: SliceContext, connection_id: str) -> Item | None:
+    connection = describe_one(
+        ctx.client("ec2"), "describe_vpn_connections", "VpnConnections", "VpnConnectionId", connection_id,
+        gone=VPN_CONNECTION_GONE, VpnConnectionIds=[connection_id],
+    )
+    if connection is None or not _vpn_listed(connection):
+        return None
+    return vpn_connection_item(ctx, connection)
 
 
 # --- ec2.vpn_gateway -------------------------------------------------------------------------
@@ -453,11 +621,17 @@ def vpn_gateway_item(ctx: SliceContext, gateway: Mapping[str, Any]) -> Item:
 def list_vpn_gateways(ctx: SliceContext) -> list[Item]:
     """``DescribeVpnGateways`` has no paging: one answer holds every gateway."""
     answer = ctx.client("ec2").describe_vpn_gateways()
-    return [
-        vpn_gateway_item(ctx, gateway)
-        for gateway in answer["VpnGateways"]
-        if gateway.get("State") not in _VPN_GONE
-    ]
+    return [vpn_gateway_item(ctx, g) for g in answer["VpnGateways"] if _vpn_listed(g)]
+
+
+def get_vpn_gateway(ctx: SliceContext, gateway_id: str) -> Item | None:
+    gateway = describe_one(
+        ctx.client("ec2"), "describe_vpn_gateways", "VpnGateways", "VpnGatewayId", gateway_id,
+        gone=VPN_GATEWAY_GONE, VpnGatewayIds=[gateway_id],
+    )
+    if gateway is None or not _vpn_listed(gateway):
+        return None
+    return vpn_gateway_item(ctx, gateway)
 
 
 _PEER_SETS = ("CidrBlockSet", "Ipv6CidrBlockSet")
@@ -467,6 +641,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.vpc",
         is_global=False,
         list_items=list_vpcs,
+        get_item=get_vpc,
         description=(
             "VPCs: CIDR blocks (IPv4 and IPv6), DHCP option set, tenancy, default flag, block public "
             "access and encryption control, Network Firewall associations, DNS support and DNS "
@@ -508,6 +683,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.subnet",
         is_global=False,
         list_items=list_subnets,
+        get_item=get_subnet,
         description=(
             "VPC subnets: VPC, CIDR blocks, zone, default-for-zone flag, public IPv4 / customer-owned "
             "/ IPv6 address assignment on launch (MapPublicIpOnLaunch...), DNS64 and resource-name "
@@ -530,6 +706,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.route_table",
         is_global=False,
         list_items=list_route_tables,
+        get_item=get_route_table,
         description=(
             "VPC route tables: routes with their targets and state (a blackhole route, whose target "
             "was deleted, is recorded), subnet and gateway associations (main flag), route "
@@ -545,6 +722,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.nat_gateway",
         is_global=False,
         list_items=list_nat_gateways,
+        get_item=get_nat_gateway,
         description=(
             "NAT gateways (not deleted, deleting or failed ones): VPC, subnet, connectivity type, "
             "availability mode, addresses (allocation, public and private IP, network interface), "
@@ -569,6 +747,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.vpc_peering",
         is_global=False,
         list_items=list_vpc_peering_connections,
+        get_item=get_vpc_peering_connection,
         description=(
             "VPC peering connections in which the account is requester or accepter (not deleted, "
             "rejected, failed or expired ones): each side's VPC, account, region, CIDR blocks and "
@@ -586,6 +765,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.dhcp_options",
         is_global=False,
         list_items=list_dhcp_options,
+        get_item=get_dhcp_options,
         description=(
             "DHCP option sets: domain name, domain name servers (in order), NTP and NetBIOS "
             "servers, IPv6 lease time, tags."
@@ -598,6 +778,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.flow_log",
         is_global=False,
         list_items=list_flow_logs,
+        get_item=get_flow_log,
         description=(
             "VPC flow logs: the resource logged (VPC, subnet, interface...), traffic type, "
             "destination (CloudWatch Logs group, S3 or Firehose) and its options, delivery role, "
@@ -611,6 +792,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.vpn_connection",
         is_global=False,
         list_items=list_vpn_connections,
+        get_item=get_vpn_connection,
         description=(
             "Site-to-site VPN connections (not deleted or deleting ones): customer, virtual private "
             "or transit gateway, type, options and per-tunnel options (outside IP, inside CIDR, IKE "
@@ -641,6 +823,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="ec2.vpn_gateway",
         is_global=False,
         list_items=list_vpn_gateways,
+        get_item=get_vpn_gateway,
         description=(
             "Virtual private gateways (not deleted or deleting ones): type, Amazon-side ASN, zone, "
             "the VPCs attached (detached ones are dropped), tags."
