@@ -330,7 +330,7 @@ def test_declaration() -> None:
     tech = get_technology(TECH)
     assert tech.is_global
     assert tech.list_items is list_instance_profiles
-    assert tech.iam_actions == ("iam:ListInstanceProfiles",)
+    assert tech.iam_actions == ("iam:ListInstanceProfiles", "iam:GetInstanceProfile")
     assert tech.unordered_paths == ("Roles",)
     assert tech.ephemeral_paths == () and tech.secret_paths == ()
     assert tech.always_returned == {"iam:ListInstanceProfiles": ("InstanceProfiles",)}

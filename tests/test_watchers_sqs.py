@@ -331,7 +331,10 @@ def test_technology_metadata():
     assert TECH.name == "sqs.queue"
     assert {"ApproximateNumberOfMessages", "LastModifiedTimestamp"} <= set(TECH.ephemeral_paths)
     assert "CreatedTimestamp" not in TECH.ephemeral_paths
-    assert set(TECH.iam_actions) == {"sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags"}
+    # ListDeadLetterSourceQueues: the single-item read's dead-letter sources (the listing derives them)
+    assert set(TECH.iam_actions) == {
+        "sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags", "sqs:ListDeadLetterSourceQueues"
+    }
 
 
 def test_unencrypted_queue_is_found_on_moto_output(aws):

@@ -18,25 +18,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitmonkey.model import Item, Technology
 from gitmonkey.read.aws import SliceContext
 from gitmonkey.read.aws_responses import UnreadableResponseError
-from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect
+from gitmonkey.watchers._common import call_or_absent, collect
 
 ROLE_KEYS = ("RoleName", "RoleId", "Arn", "Path")
 
 
 def list_instance_profiles(ctx: SliceContext) -> list[Item]:
     listed = collect(ctx.client("iam"), "list_instance_profiles", "InstanceProfiles")
-    return [_item(ctx, entry) for entry in listed]
+    return [_item(ctx, entry, "ListInstanceProfiles") for entry in listed]
 
 
-def _item(ctx: SliceContext, entry: dict[str, Any]) -> Item:
+def get_instance_profile(ctx: SliceContext, name: str) -> Item | None:
+    """One GetInstanceProfile, whose answer is the listing's entry with tags (not recorded)."""
+    iam = ctx.client("iam")
+    answer = call_or_absent(iam.get_instance_profile, ("NoSuchEntity",), InstanceProfileName=name)
+    if answer is None or answer["InstanceProfile"].get("InstanceProfileName") != name:
+        return None
+    return _item(ctx, answer["InstanceProfile"], "GetInstanceProfile")
+
+
+def _item(ctx: SliceContext, entry: dict[str, Any], operation: str) -> Item:
     if not isinstance(entry.get("Roles"), list):
         # AWS always sends Roles (empty for a profile without a role); without it a profile
         # would read as "no role" and record a false change.
         reason = f"instance profile {entry.get('InstanceProfileName')!r} has no Roles"
-        raise UnreadableResponseError("iam", "ListInstanceProfiles", reason)
+        raise UnreadableResponseError("iam", operation, reason)
     name = entry["InstanceProfileName"]
     roles = sorted(
         ({key: role.get(key) for key in ROLE_KEYS} for role in entry["Roles"]),
@@ -58,6 +67,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="iam.instance_profile",
         is_global=True,
         list_items=list_instance_profiles,
+        get_item=get_instance_profile,
         description=(
             "IAM instance profiles: name, id, path, ARN, creation date and the role an EC2 instance "
             "launched with the profile runs as (RoleName, RoleId, Arn, Path of each role; the "
@@ -67,6 +77,6 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         # AWS allows one role per profile, but the API returns a list: keep it in a defined order.
         unordered_paths=("Roles",),
         always_returned={"iam:ListInstanceProfiles": ("InstanceProfiles",)},
-        iam_actions=("iam:ListInstanceProfiles",),
+        iam_actions=("iam:ListInstanceProfiles", "iam:GetInstanceProfile"),
     ),
 )

@@ -13,9 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import (
+    call_or_absent,
+    collect,
+    decode_policy,
+    describe_each,
+    is_error,
+    tags_dict,
+)
 
 REPOSITORY_WORKERS = 8
 _GONE = ("RepositoryNotFoundException",)
@@ -58,11 +67,28 @@ def list_repositories(ctx: SliceContext) -> list[Item]:
     )
 
 
+def get_repository(ctx: SliceContext, name: str) -> Item | None:
+    """One repository: DescribeRepositories(repositoryNames=[name]) (the listing's call, so the
+    entry is spelled alike), then the listing's three calls: four calls."""
+    ecr = ctx.client("ecr")
+    try:
+        described = call_or_absent(ecr.describe_repositories, _GONE, repositoryNames=[name])
+        if described is None:
+            return None
+        repository = next((r for r in described["repositories"] if r.get("repositoryName") == name), None)
+        return None if repository is None else _describe(ctx, repository)
+    except ClientError as exc:
+        if is_error(exc, *_GONE):
+            return None
+        raise
+
+
 TECHNOLOGIES = (
     Technology(
         name="ecr.repository",
         is_global=False,
         list_items=list_repositories,
+        get_item=get_repository,
         description=(
             "ECR repositories: repository policy, lifecycle policy, image tag mutability, scan on push, "
             "encryption (AES256 or KMS key), URI, tags."

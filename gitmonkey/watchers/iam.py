@@ -54,6 +54,15 @@ once the last is four hours old), as one ordinary change, never as a flap. A rep
 ``mfa_active=true`` is always checked live (ListMFADevices), so a removed device is never
 recorded as present; a user created after the report is read entirely live.
 
+One item read again by id (``get_item``, after a CloudTrail event) builds the same document from
+per-entity calls instead of the account-wide GetAccountAuthorizationDetails: GetUser / GetRole /
+GetGroup (whose ``Users`` are the members the listing derives from every user's groups) /
+GetPolicy, with the entity's inline policies (List*Policies, Get*Policy each), attached policies,
+and a user's groups or a role's instance profiles; a policy's versions from ListPolicyVersions. A
+user also needs the credential report and the account's assigned virtual MFA devices: the getter
+reads both again (two or three calls, and one ListVirtualMFADevices page per 100 assigned devices)
+instead of taking ``ctx.shared``'s copy, which a long-lived listener's session would keep stale.
+
 Server certificates and SAML providers are listed and then read one by one. Neither records a
 large public document as such: a certificate is recorded by its SHA-256 fingerprint (of the DER,
 as ``openssl x509 -fingerprint -sha256`` prints it) and, when ``cryptography``
@@ -71,18 +80,22 @@ import hashlib
 import io
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from gitmonkey.model import Item, Technology
 from gitmonkey.read.aws import SliceContext
 from gitmonkey.read.aws_responses import UnreadableResponseError
-from gitmonkey.model import Item, Technology
 from gitmonkey.watchers import _iam_aws_policies, _iam_instance_profiles
 from gitmonkey.watchers._common import (
     call_or_absent,
     collect,
     decode_policy,
     describe_each,
+    is_error,
     pages,
     partition,
     posture_item,
@@ -96,6 +109,7 @@ try:  # optional: moto depends on it, gitmonkey does not (see _parsed_certificat
 except ImportError:  # pragma: no cover - the fallback is tested by setting _x509 to None
     _x509 = None
 
+_NOT_FOUND = ("NoSuchEntity",)
 _GAAD_KEYS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 _GAAD_FILTER = ["User", "Role", "Group", "LocalManagedPolicy"]
 
@@ -125,23 +139,25 @@ def authorization_details(ctx: SliceContext) -> dict[str, list[dict[str, Any]]]:
 
 
 def credential_report(ctx: SliceContext) -> dict[str, dict[str, str]]:
-    """The credential report's rows keyed by user name (generated if needed, bounded polling)."""
+    """The credential report's rows keyed by user name (generated if needed, bounded polling),
+    read once per sync."""
+    return ctx.shared(("iam", "credential_report"), lambda: read_credential_report(ctx))
 
-    def fetch() -> dict[str, dict[str, str]]:
-        iam = ctx.client("iam")
-        for delay in (*REPORT_POLL_DELAYS, None):
-            if iam.generate_credential_report().get("State") == "COMPLETE":
-                break
-            if delay is None:
-                waited = sum(REPORT_POLL_DELAYS)
-                raise CredentialReportNotReady(f"IAM credential report not COMPLETE after {waited:g} s")
-            if delay:
-                _sleep(delay)
-        content = iam.get_credential_report()["Content"]
-        text = content.decode("utf-8") if isinstance(content, bytes) else content
-        return {row["user"]: row for row in csv.DictReader(io.StringIO(text)) if row.get("user")}
 
-    return ctx.shared(("iam", "credential_report"), fetch)
+def read_credential_report(ctx: SliceContext) -> dict[str, dict[str, str]]:
+    """The credential report, read now (not the sync's shared copy)."""
+    iam = ctx.client("iam")
+    for delay in (*REPORT_POLL_DELAYS, None):
+        if iam.generate_credential_report().get("State") == "COMPLETE":
+            break
+        if delay is None:
+            waited = sum(REPORT_POLL_DELAYS)
+            raise CredentialReportNotReady(f"IAM credential report not COMPLETE after {waited:g} s")
+        if delay:
+            _sleep(delay)
+    content = iam.get_credential_report()["Content"]
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    return {row["user"]: row for row in csv.DictReader(io.StringIO(text)) if row.get("user")}
 
 
 def _report_time(value: str | None) -> datetime | None:
@@ -251,14 +267,14 @@ class VirtualMFA:
 def assigned_virtual_mfa(ctx: SliceContext) -> VirtualMFA:
     """Every virtual MFA device assigned in the account (one paginated ListVirtualMFADevices,
     shared by iam.user and iam.root)."""
+    return ctx.shared(("iam", "virtual_mfa"), lambda: read_virtual_mfa(ctx))
 
-    def fetch() -> VirtualMFA:
-        iam = ctx.client("iam")
-        return VirtualMFA(
-            collect(iam, "list_virtual_mfa_devices", "VirtualMFADevices", AssignmentStatus="Assigned")
-        )
 
-    return ctx.shared(("iam", "virtual_mfa"), fetch)
+def read_virtual_mfa(ctx: SliceContext) -> VirtualMFA:
+    """The account's assigned virtual MFA devices, read now (not the sync's shared copy)."""
+    iam = ctx.client("iam")
+    devices = collect(iam, "list_virtual_mfa_devices", "VirtualMFADevices", AssignmentStatus="Assigned")
+    return VirtualMFA(devices)
 
 
 def _mfa_devices(
@@ -345,6 +361,60 @@ def list_users(ctx: SliceContext) -> list[Item]:
     )
 
 
+def _exists(call: Callable[..., dict[str, Any]], **params: Any) -> bool:
+    return call_or_absent(call, _NOT_FOUND, **params) is not None
+
+
+def _unless_gone(read: Callable[[], Item | None], exists: Callable[[], bool]) -> Item | None:
+    """``read()``, or ``None`` when one of its later calls said NoSuchEntity and the entity is
+    indeed gone (``exists()``); an inline policy or version deleted meanwhile raises instead."""
+    try:
+        return read()
+    except ClientError as exc:
+        if is_error(exc, *_NOT_FOUND) and not exists():
+            return None
+        raise
+
+
+def _inline_policy_list(iam: Any, kind: str, name: str) -> list[dict[str, Any]]:
+    """The entity's inline policies as GetAccountAuthorizationDetails spells them
+    (``{"PolicyName", "PolicyDocument"}``): ListUserPolicies, then GetUserPolicy per policy."""
+    key = {f"{kind}Name": name}
+    get = getattr(iam, f"get_{kind.lower()}_policy")
+    return [
+        {"PolicyName": policy, "PolicyDocument": get(**key, PolicyName=policy)["PolicyDocument"]}
+        for policy in collect(iam, f"list_{kind.lower()}_policies", "PolicyNames", **key)
+    ]
+
+
+def _attached_policy_list(iam: Any, kind: str, name: str) -> list[dict[str, Any]]:
+    return collect(iam, f"list_attached_{kind.lower()}_policies", "AttachedPolicies", **{f"{kind}Name": name})
+
+
+def get_user(ctx: SliceContext, name: str) -> Item | None:
+    """One user, read live: GetUser, its inline policies (ListUserPolicies + GetUserPolicy each),
+    attached policies and groups build the document GetAccountAuthorizationDetails gives; then
+    the same per-user reads as the listing, with the credential report and the virtual MFA
+    devices read now (not through ``ctx.shared``: a listener's session outlives one sync)."""
+    iam = ctx.client("iam")
+
+    def read() -> Item | None:
+        answer = call_or_absent(iam.get_user, _NOT_FOUND, UserName=name)
+        if answer is None or answer["User"]["UserName"] != name:
+            return None
+        detail = {
+            **answer["User"],
+            "UserPolicyList": _inline_policy_list(iam, "User", name),
+            "AttachedManagedPolicies": _attached_policy_list(iam, "User", name),
+            "GroupList": [group["GroupName"] for group in collect(iam, "list_groups_for_user", "Groups",
+                                                                   UserName=name)],
+        }
+        report = read_credential_report(ctx)
+        return _user_item(ctx, detail, _report_row(report, detail), read_virtual_mfa(ctx))
+
+    return _unless_gone(read, lambda: _exists(iam.get_user, UserName=name))
+
+
 def list_roles(ctx: SliceContext) -> list[Item]:
     details = authorization_details(ctx)["RoleDetailList"]
     if not details:
@@ -356,29 +426,58 @@ def list_roles(ctx: SliceContext) -> list[Item]:
         name = detail["RoleName"]
         summary = summaries.get(name)
         if summary is None:
-            fetched = call_or_absent(iam.get_role, ("NoSuchEntity",), RoleName=name)
+            fetched = call_or_absent(iam.get_role, _NOT_FOUND, RoleName=name)
             if fetched is None:
                 continue
             summary = fetched["Role"]
-        configuration = _common_fields(detail, "Role")
-        configuration.update(
-            {
-                "AssumeRolePolicyDocument": decode_policy(detail.get("AssumeRolePolicyDocument")),
-                "Description": summary.get("Description", ""),
-                "MaxSessionDuration": summary.get("MaxSessionDuration"),
-                "RolePolicyList": _inline_policies(detail.get("RolePolicyList")),
-                "InstanceProfileList": sorted(
-                    (
-                        {k: p.get(k) for k in ("InstanceProfileName", "InstanceProfileId", "Arn", "Path")}
-                        for p in detail.get("InstanceProfileList") or ()
-                    ),
-                    key=lambda p: p["InstanceProfileName"] or "",
-                ),
-                "RoleLastUsed": detail.get("RoleLastUsed") or {},
-            }
-        )
-        items.append(Item("iam.role", ctx.region, name, name, detail["Arn"], configuration))
+        items.append(_role_item(ctx, detail, summary))
     return items
+
+
+def _role_item(ctx: SliceContext, detail: dict[str, Any], summary: dict[str, Any]) -> Item:
+    """``detail``: the role as GetAccountAuthorizationDetails spells it; ``summary``: its
+    ListRoles (or GetRole) entry, which alone carries the description and session duration."""
+    name = detail["RoleName"]
+    configuration = _common_fields(detail, "Role")
+    configuration.update(
+        {
+            "AssumeRolePolicyDocument": decode_policy(detail.get("AssumeRolePolicyDocument")),
+            "Description": summary.get("Description", ""),
+            "MaxSessionDuration": summary.get("MaxSessionDuration"),
+            "RolePolicyList": _inline_policies(detail.get("RolePolicyList")),
+            "InstanceProfileList": sorted(
+                (
+                    {k: p.get(k) for k in ("InstanceProfileName", "InstanceProfileId", "Arn", "Path")}
+                    for p in detail.get("InstanceProfileList") or ()
+                ),
+                key=lambda p: p["InstanceProfileName"] or "",
+            ),
+            "RoleLastUsed": detail.get("RoleLastUsed") or {},
+        }
+    )
+    return Item("iam.role", ctx.region, name, name, detail["Arn"], configuration)
+
+
+def get_role(ctx: SliceContext, name: str) -> Item | None:
+    """One role: GetRole, its inline policies (ListRolePolicies + GetRolePolicy each), attached
+    policies and instance profiles (ListInstanceProfilesForRole)."""
+    iam = ctx.client("iam")
+
+    def read() -> Item | None:
+        answer = call_or_absent(iam.get_role, _NOT_FOUND, RoleName=name)
+        if answer is None or answer["Role"]["RoleName"] != name:
+            return None
+        role = answer["Role"]
+        detail = {
+            **role,
+            "RolePolicyList": _inline_policy_list(iam, "Role", name),
+            "AttachedManagedPolicies": _attached_policy_list(iam, "Role", name),
+            "InstanceProfileList": collect(iam, "list_instance_profiles_for_role", "InstanceProfiles",
+                                           RoleName=name),
+        }
+        return _role_item(ctx, detail, role)
+
+    return _unless_gone(read, lambda: _exists(iam.get_role, RoleName=name))
 
 
 def list_groups(ctx: SliceContext) -> list[Item]:
@@ -387,14 +486,42 @@ def list_groups(ctx: SliceContext) -> list[Item]:
     for user in details["UserDetailList"]:
         for group in user.get("GroupList") or ():
             members.setdefault(group, []).append(user["UserName"])
-    items = []
-    for detail in details["GroupDetailList"]:
-        name = detail["GroupName"]
-        configuration = _common_fields(detail, "Group")
-        configuration["GroupPolicyList"] = _inline_policies(detail.get("GroupPolicyList"))
-        configuration["Users"] = sorted(members.get(name, ()))
-        items.append(Item("iam.group", ctx.region, name, name, detail["Arn"], configuration))
-    return items
+    groups = details["GroupDetailList"]
+    return [_group_item(ctx, detail, members.get(detail["GroupName"], [])) for detail in groups]
+
+
+def _group_item(ctx: SliceContext, detail: dict[str, Any], users: list[str]) -> Item:
+    name = detail["GroupName"]
+    configuration = _common_fields(detail, "Group")
+    configuration["GroupPolicyList"] = _inline_policies(detail.get("GroupPolicyList"))
+    configuration["Users"] = sorted(users)
+    return Item("iam.group", ctx.region, name, name, detail["Arn"], configuration)
+
+
+def get_group(ctx: SliceContext, name: str) -> Item | None:
+    """One group: GetGroup (its members, the listing's ``Users`` derived from every user's
+    groups), its inline policies (ListGroupPolicies + GetGroupPolicy each) and attached policies."""
+    iam = ctx.client("iam")
+
+    def read() -> Item | None:
+        try:
+            answers = pages(iam, "get_group", GroupName=name)
+        except ClientError as exc:
+            if is_error(exc, *_NOT_FOUND):
+                return None
+            raise
+        group = answers[0]["Group"]
+        if group["GroupName"] != name:
+            return None
+        detail = {
+            **group,
+            "GroupPolicyList": _inline_policy_list(iam, "Group", name),
+            "AttachedManagedPolicies": _attached_policy_list(iam, "Group", name),
+        }
+        users = [user["UserName"] for answer in answers for user in answer["Users"]]
+        return _group_item(ctx, detail, users)
+
+    return _unless_gone(read, lambda: _exists(iam.get_group, GroupName=name, MaxItems=1))
 
 
 def _version_number(version_id: str) -> tuple[int, str]:
@@ -403,33 +530,69 @@ def _version_number(version_id: str) -> tuple[int, str]:
 
 
 def list_policies(ctx: SliceContext) -> list[Item]:
-    items = []
-    for detail in authorization_details(ctx)["Policies"]:
-        arn = detail["Arn"]
-        name = detail.get("PolicyName") or arn.rsplit("/", 1)[-1]
-        versions = detail.get("PolicyVersionList") or []
-        default_id = detail.get("DefaultVersionId")
-        document = next((v.get("Document") for v in versions if v.get("VersionId") == default_id), None)
-        if document is None and default_id:
-            version = ctx.client("iam").get_policy_version(PolicyArn=arn, VersionId=default_id)
-            document = version["PolicyVersion"].get("Document")
-        configuration = {
-            "PolicyName": name,
-            "PolicyId": detail.get("PolicyId"),
-            "Arn": arn,
-            "Path": detail.get("Path"),
-            "Description": detail.get("Description", ""),
-            "IsAttachable": detail.get("IsAttachable"),
-            "CreateDate": detail.get("CreateDate"),
-            "UpdateDate": detail.get("UpdateDate"),
-            "DefaultVersionId": default_id,
-            "Document": decode_policy(document),
-            "VersionIds": sorted((v["VersionId"] for v in versions), key=_version_number),
-            "AttachmentCount": detail.get("AttachmentCount", 0),
-            "PermissionsBoundaryUsageCount": detail.get("PermissionsBoundaryUsageCount", 0),
-        }
-        items.append(Item("iam.policy", ctx.region, name, name, arn, configuration))
-    return items
+    return [_policy_item(ctx, detail) for detail in authorization_details(ctx)["Policies"]]
+
+
+def _policy_item(ctx: SliceContext, detail: dict[str, Any]) -> Item:
+    """``detail``: the policy as GetAccountAuthorizationDetails spells it; without the default
+    version's document in its ``PolicyVersionList``, GetPolicyVersion reads it."""
+    arn = detail["Arn"]
+    name = detail.get("PolicyName") or arn.rsplit("/", 1)[-1]
+    versions = detail.get("PolicyVersionList") or []
+    default_id = detail.get("DefaultVersionId")
+    document = next((v.get("Document") for v in versions if v.get("VersionId") == default_id), None)
+    if document is None and default_id:
+        version = ctx.client("iam").get_policy_version(PolicyArn=arn, VersionId=default_id)
+        document = version["PolicyVersion"].get("Document")
+    configuration = {
+        "PolicyName": name,
+        "PolicyId": detail.get("PolicyId"),
+        "Arn": arn,
+        "Path": detail.get("Path"),
+        "Description": detail.get("Description", ""),
+        "IsAttachable": detail.get("IsAttachable"),
+        "CreateDate": detail.get("CreateDate"),
+        "UpdateDate": detail.get("UpdateDate"),
+        "DefaultVersionId": default_id,
+        "Document": decode_policy(document),
+        "VersionIds": sorted((v["VersionId"] for v in versions), key=_version_number),
+        "AttachmentCount": detail.get("AttachmentCount", 0),
+        "PermissionsBoundaryUsageCount": detail.get("PermissionsBoundaryUsageCount", 0),
+    }
+    return Item("iam.policy", ctx.region, name, name, arn, configuration)
+
+
+def _local_policy(iam: Any, ctx: SliceContext, name: str) -> dict[str, Any] | None:
+    """GetPolicy of the customer-managed policy named ``name``. The id is the name, the call
+    wants the ARN, which holds the policy's path: first the root path (one call), else the
+    account's policies are listed (ListPolicies, Scope=Local, up to 1,000 a page) for its ARN."""
+    arn = f"arn:{partition(ctx.client_region)}:iam::{ctx.account_id}:policy/{name}"
+    answer = call_or_absent(iam.get_policy, _NOT_FOUND, PolicyArn=arn)
+    if answer is None:
+        listed = collect(iam, "list_policies", "Policies", Scope="Local", PaginationConfig={"PageSize": 1000})
+        arn = next((p["Arn"] for p in listed if p.get("PolicyName") == name), "")
+        answer = call_or_absent(iam.get_policy, _NOT_FOUND, PolicyArn=arn) if arn else None
+    if answer is None or answer["Policy"].get("PolicyName") != name:
+        return None
+    return answer["Policy"]
+
+
+def get_policy(ctx: SliceContext, name: str) -> Item | None:
+    """One customer-managed policy: GetPolicy (see ``_local_policy``), ListPolicyVersions and
+    GetPolicyVersion of the default version."""
+    iam = ctx.client("iam")
+    arn = ""
+
+    def read() -> Item | None:
+        nonlocal arn
+        policy = _local_policy(iam, ctx, name)
+        if policy is None:
+            return None
+        arn = policy["Arn"]
+        versions = collect(iam, "list_policy_versions", "Versions", PolicyArn=arn)
+        return _policy_item(ctx, {**policy, "PolicyVersionList": versions})
+
+    return _unless_gone(read, lambda: not arn or _exists(iam.get_policy, PolicyArn=arn))
 
 
 _PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
@@ -507,11 +670,14 @@ def _parsed_certificate(der: bytes | None) -> dict[str, Any] | None:
 
 
 def _server_certificate_item(ctx: SliceContext, iam: Any, name: str) -> Item | None:
-    fetched = call_or_absent(iam.get_server_certificate, ("NoSuchEntity",), ServerCertificateName=name)
+    """The certificate named ``name`` (one GetServerCertificate); ``None`` when there is none."""
+    fetched = call_or_absent(iam.get_server_certificate, _NOT_FOUND, ServerCertificateName=name)
     if fetched is None:  # deleted between the listing and now
         return None
     certificate = fetched["ServerCertificate"]
     meta = certificate["ServerCertificateMetadata"]
+    if meta["ServerCertificateName"] != name:
+        return None
     body_ders = _certificate_ders(certificate.get("CertificateBody"))
     fingerprints = _fingerprints(certificate.get("CertificateBody"))
     configuration = {
@@ -536,9 +702,13 @@ def list_server_certificates(ctx: SliceContext) -> list[Item]:
     return [item for item in items if item is not None]
 
 
+def get_server_certificate(ctx: SliceContext, name: str) -> Item | None:
+    return _server_certificate_item(ctx, ctx.client("iam"), name)
+
+
 def _saml_provider_item(ctx: SliceContext, iam: Any, entry: dict[str, Any]) -> Item | None:
     arn = entry["Arn"]
-    provider = call_or_absent(iam.get_saml_provider, ("NoSuchEntity",), SAMLProviderArn=arn)
+    provider = call_or_absent(iam.get_saml_provider, _NOT_FOUND, SAMLProviderArn=arn)
     if provider is None:  # deleted between the listing and now
         return None
     document = provider.get("SAMLMetadataDocument") or ""
@@ -570,14 +740,39 @@ def list_saml_providers(ctx: SliceContext) -> list[Item]:
     return [item for item in items if item is not None]
 
 
+def get_saml_provider(ctx: SliceContext, name: str) -> Item | None:
+    """One GetSAMLProvider. A provider has no path, so its ARN is made from the name; the
+    listing's entry adds nothing GetSAMLProvider does not give (its dates are fallbacks)."""
+    if not name or "/" in name:
+        return None
+    arn = f"arn:{partition(ctx.client_region)}:iam::{ctx.account_id}:saml-provider/{name}"
+    return _saml_provider_item(ctx, ctx.client("iam"), {"Arn": arn})
+
+
 _GAAD_ACTION = "iam:GetAccountAuthorizationDetails"
 _POLICY_LISTS = ("AttachedManagedPolicies",)
+
+
+def _entity_reads(kind: str) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """The always-returned members and the actions of a getter's inline and attached policy reads."""
+    returned = {
+        f"iam:List{kind}Policies": ("PolicyNames",),
+        f"iam:ListAttached{kind}Policies": ("AttachedPolicies",),
+    }
+    actions = (f"iam:List{kind}Policies", f"iam:Get{kind}Policy", f"iam:ListAttached{kind}Policies")
+    return returned, actions
+
+
+_USER_RETURNED, _USER_ACTIONS = _entity_reads("User")
+_ROLE_RETURNED, _ROLE_ACTIONS = _entity_reads("Role")
+_GROUP_RETURNED, _GROUP_ACTIONS = _entity_reads("Group")
 
 TECHNOLOGIES = (
     Technology(
         name="iam.user",
         is_global=True,
         list_items=list_users,
+        get_item=get_user,
         description=(
             "IAM users: access keys, MFA devices (virtual ones account-wide; hardware and FIDO ones "
             "for users without a virtual device), console password (from the credential report), "
@@ -600,6 +795,9 @@ TECHNOLOGIES = (
             "iam:ListAccessKeys": ("AccessKeyMetadata",),
             "iam:ListMFADevices": ("MFADevices",),
             "iam:GetLoginProfile": ("LoginProfile",),
+            "iam:GetUser": ("User",),
+            "iam:ListGroupsForUser": ("Groups",),
+            **_USER_RETURNED,
         },
         iam_actions=(
             _GAAD_ACTION,
@@ -610,33 +808,47 @@ TECHNOLOGIES = (
             "iam:GetAccessKeyLastUsed",
             "iam:ListMFADevices",
             "iam:GetLoginProfile",
+            "iam:GetUser",
+            "iam:ListGroupsForUser",
+            *_USER_ACTIONS,
         ),
     ),
     Technology(
         name="iam.role",
         is_global=True,
         list_items=list_roles,
+        get_item=get_role,
         description=(
             "IAM roles: trust policy, inline and attached policies, instance profiles, tags, "
             "permissions boundary, maximum session duration."
         ),
         ephemeral_paths=("RoleLastUsed",),
         unordered_paths=(*_POLICY_LISTS, "RolePolicyList", "InstanceProfileList"),
-        always_returned={"iam:ListRoles": ("Roles",), "iam:GetRole": ("Role",)},
-        iam_actions=(_GAAD_ACTION, "iam:ListRoles", "iam:GetRole"),
+        always_returned={
+            "iam:ListRoles": ("Roles",),
+            "iam:GetRole": ("Role",),
+            "iam:ListInstanceProfilesForRole": ("InstanceProfiles",),
+            **_ROLE_RETURNED,
+        },
+        iam_actions=(
+            _GAAD_ACTION, "iam:ListRoles", "iam:GetRole", "iam:ListInstanceProfilesForRole", *_ROLE_ACTIONS,
+        ),
     ),
     Technology(
         name="iam.group",
         is_global=True,
         list_items=list_groups,
+        get_item=get_group,
         description="IAM groups: inline and attached policies, member users, path.",
         unordered_paths=(*_POLICY_LISTS, "GroupPolicyList", "Users"),
-        iam_actions=(_GAAD_ACTION,),
+        always_returned={"iam:GetGroup": ("Group", "Users"), **_GROUP_RETURNED},
+        iam_actions=(_GAAD_ACTION, "iam:GetGroup", *_GROUP_ACTIONS),
     ),
     Technology(
         name="iam.policy",
         is_global=True,
         list_items=list_policies,
+        get_item=get_policy,
         description=(
             "Customer-managed IAM policies: default version and its document, attachment and "
             "permissions-boundary usage counts, path, description."
@@ -644,12 +856,25 @@ TECHNOLOGIES = (
         # Counters move when *another* item (a user, role or group) changes, which is recorded there.
         ephemeral_paths=("AttachmentCount", "PermissionsBoundaryUsageCount"),
         unordered_paths=(),
-        iam_actions=(_GAAD_ACTION, "iam:GetPolicyVersion"),
+        always_returned={
+            "iam:GetPolicy": ("Policy",),
+            "iam:ListPolicyVersions": ("Versions",),
+            "iam:ListPolicies": ("Policies",),
+            "iam:GetPolicyVersion": ("PolicyVersion",),
+        },
+        iam_actions=(
+            _GAAD_ACTION,
+            "iam:GetPolicyVersion",
+            "iam:GetPolicy",
+            "iam:ListPolicyVersions",
+            "iam:ListPolicies",
+        ),
     ),
     Technology(
         name="iam.server_certificate",
         is_global=True,
         list_items=list_server_certificates,
+        get_item=get_server_certificate,
         description=(
             "IAM server certificates: path, upload date, expiration, SHA-256 fingerprints of the "
             "certificate and its chain, parsed subject, issuer, names, key and signature hash (with "
@@ -666,6 +891,7 @@ TECHNOLOGIES = (
         name="iam.saml_provider",
         is_global=True,
         list_items=list_saml_providers,
+        get_item=get_saml_provider,
         description=(
             "IAM SAML identity providers: entity id and SHA-256 of the metadata document, valid-until "
             "and creation dates, assertion encryption mode, decryption key ids, tags."

@@ -15,9 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import (
+    call_or_absent,
+    collect,
+    decode_policy,
+    describe_each,
+    is_error,
+    partition,
+)
 
 KEY_WORKERS = 8
 _AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
@@ -59,11 +68,12 @@ _ALGORITHM_LISTS = (
 # Automatic rotation does not apply to asymmetric, HMAC, imported or custom-key-store keys,
 # nor to keys in some states (pending import): the status is then absent, not a failure.
 _ROTATION_NOT_APPLICABLE = ("UnsupportedOperationException", "KMSInvalidStateException")
+_GONE = ("NotFoundException",)
 
 
-def _aliases_by_key(kms: Any) -> dict[str, list[str]]:
+def _aliases_by_key(kms: Any, **params: Any) -> dict[str, list[str]]:
     aliases: dict[str, list[str]] = {}
-    for alias in collect(kms, "list_aliases", "Aliases"):
+    for alias in collect(kms, "list_aliases", "Aliases", **params):
         if alias.get("TargetKeyId"):
             aliases.setdefault(alias["TargetKeyId"], []).append(alias["AliasName"])
     return {key_id: sorted(names) for key_id, names in aliases.items()}
@@ -82,10 +92,20 @@ def _is_service_grant(grant: dict[str, Any]) -> bool:
     return ":assumed-role/aws:" in grantee or any(str(k).startswith("aws:") for k in context)
 
 
+def _aws_managed(aliases: list[str]) -> bool:
+    return any(name.startswith(_AWS_MANAGED_ALIAS_PREFIX) for name in aliases)
+
+
 def _describe(ctx: SliceContext, key: dict[str, Any], aliases: list[str]) -> Item | None:
+    metadata = ctx.client("kms").describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+    return _key_item(ctx, key["KeyId"], metadata, aliases, key["KeyArn"])
+
+
+def _key_item(
+    ctx: SliceContext, key_id: str, metadata: dict[str, Any], aliases: list[str], arn: str
+) -> Item | None:
+    """The key's item from its DescribeKey metadata and aliases; ``None`` for an AWS-managed key."""
     kms = ctx.client("kms")
-    key_id = key["KeyId"]
-    metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     if metadata.get("KeyManager") == "AWS":
         return None
     policy = kms.get_key_policy(KeyId=key_id, PolicyName="default").get("Policy")
@@ -110,7 +130,7 @@ def _describe(ctx: SliceContext, key: dict[str, Any], aliases: list[str]) -> Ite
         region=ctx.region,
         id=key_id,
         name=aliases[0] if aliases else key_id,
-        arn=metadata.get("Arn") or key["KeyArn"],
+        arn=metadata.get("Arn") or arn,
         configuration=configuration,
     )
 
@@ -121,18 +141,35 @@ def list_keys(ctx: SliceContext) -> list[Item]:
     keys = collect(kms, "list_keys", "Keys")
     aliases = _aliases_by_key(kms)
 
-    candidates = [
-        key
-        for key in keys
-        if not any(name.startswith(_AWS_MANAGED_ALIAS_PREFIX) for name in aliases.get(key["KeyId"], ()))
-    ]
+    candidates = [key for key in keys if not _aws_managed(aliases.get(key["KeyId"], []))]
     return describe_each(
         lambda key: _describe(ctx, key, aliases.get(key["KeyId"], [])),
         candidates,
         workers=KEY_WORKERS,
         name="kms-key",
-        gone=("NotFoundException",),
+        gone=_GONE,
     )
+
+
+def get_key(ctx: SliceContext, key_id: str) -> Item | None:
+    """One key: DescribeKey, its aliases by ListAliases(KeyId=...) (the same aliases as the
+    region's ListAliases gives it), then the listing's per-key reads: six calls. ``None`` when KMS
+    says NotFoundException, when DescribeKey resolves the id to another key (an alias or ARN is no
+    key id), and for an AWS-managed key, which the listing leaves out."""
+    kms = ctx.client("kms")
+    try:
+        metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        if metadata["KeyId"] != key_id:
+            return None
+        aliases = _aliases_by_key(kms, KeyId=key_id).get(key_id, [])
+        if _aws_managed(aliases):
+            return None
+        arn = f"arn:{partition(ctx.region)}:kms:{ctx.region}:{ctx.account_id}:key/{key_id}"
+        return _key_item(ctx, key_id, metadata, aliases, arn)
+    except ClientError as exc:
+        if is_error(exc, *_GONE):
+            return None
+        raise
 
 
 TECHNOLOGIES = (
@@ -140,6 +177,7 @@ TECHNOLOGIES = (
         name="kms.key",
         is_global=False,
         list_items=list_keys,
+        get_item=get_key,
         description=(
             "Customer-managed KMS keys (AWS-managed keys are skipped): key metadata (state, usage, spec, "
             "origin, multi-Region, deletion date...), key policy, rotation status, aliases, grants, tags."

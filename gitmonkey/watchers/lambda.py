@@ -7,6 +7,12 @@ never by an ``import`` statement; the registry only needs the file name to equal
 A deploy is a configuration change: ``CodeSha256`` and ``CodeSize`` stay in history, so new code
 shows up as a commit. ``LastModified`` and the ``RevisionId`` values change on every update, even
 one that sets the same values, and add nothing the other fields do not say: they are ephemeral.
+
+The function's own fields are its ListFunctions entry. One function is read again by
+GetFunctionConfiguration, whose answer has the same shape plus the fields ListFunctions leaves out
+(its API reference: State, StateReason, StateReasonCode, LastUpdateStatus, LastUpdateStatusReason,
+LastUpdateStatusReasonCode, RuntimeVersionConfig); those are dropped on both paths, so that both
+record the same document (on AWS the listing never had them; moto's listing does).
 """
 
 from __future__ import annotations
@@ -14,12 +20,26 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each, is_error
 
 _NOT_FOUND = ("ResourceNotFoundException",)
 _URL_FIELDS = ("FunctionUrl", "AuthType", "Cors", "InvokeMode", "CreationTime", "LastModifiedTime")
+# FunctionConfiguration fields that GetFunctionConfiguration returns and ListFunctions does not.
+GET_ONLY_FIELDS = frozenset({
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+    "RuntimeVersionConfig",
+})
+# ListEventSourceMappings' largest page: the getter reads the region's mappings in one call.
+MAPPINGS_PAGE_SIZE = 10000
 
 
 def _unqualified(function_arn: str) -> str:
@@ -27,10 +47,11 @@ def _unqualified(function_arn: str) -> str:
     return ":".join(function_arn.split(":")[:7])
 
 
-def _mappings_by_function(ctx: SliceContext) -> dict[str, list[dict[str, Any]]]:
+def _mappings_by_function(ctx: SliceContext, **params: Any) -> dict[str, list[dict[str, Any]]]:
     """The region's event source mappings by unqualified function ARN: one listing, not one per function."""
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for mapping in collect(ctx.client("lambda"), "list_event_source_mappings", "EventSourceMappings"):
+    client = ctx.client("lambda")
+    for mapping in collect(client, "list_event_source_mappings", "EventSourceMappings", **params):
         grouped[_unqualified(mapping.get("FunctionArn", ""))].append(mapping)
     return grouped
 
@@ -47,7 +68,7 @@ def _describe(ctx: SliceContext, function: dict[str, Any], mappings: list[dict[s
     aliases = collect(client, "list_aliases", "Aliases", FunctionName=name)
     tags = client.list_tags(Resource=arn).get("Tags") or {}
     configuration = {
-        **function,
+        **{key: value for key, value in function.items() if key not in GET_ONLY_FIELDS},
         "Policy": decode_policy(policy["Policy"]) if policy else None,
         "FunctionUrlConfig": {key: url[key] for key in _URL_FIELDS if key in url} if url else None,
         "Aliases": aliases,
@@ -78,11 +99,32 @@ def list_functions(ctx: SliceContext) -> list[Item]:
     )
 
 
+def get_function(ctx: SliceContext, name: str) -> Item | None:
+    """One function: GetFunctionConfiguration (unqualified: $LATEST, as ListFunctions lists it),
+    the region's event source mappings (the listing's own call, in one page of up to 10,000:
+    ListEventSourceMappings filtered by function name is not documented to include the mappings
+    of the function's aliases and versions, which the listing records), then the listing's four
+    per-function calls: six calls. ``None`` on ResourceNotFoundException, and when the answer is
+    another function's (a qualified name or an ARN is no function name)."""
+    client = ctx.client("lambda")
+    try:
+        function = call_or_absent(client.get_function_configuration, _NOT_FOUND, FunctionName=name)
+        if function is None or function["FunctionName"] != name:
+            return None
+        mappings = _mappings_by_function(ctx, PaginationConfig={"PageSize": MAPPINGS_PAGE_SIZE})
+        return _describe(ctx, function, mappings.get(_unqualified(function["FunctionArn"]), []))
+    except ClientError as exc:
+        if is_error(exc, *_NOT_FOUND):  # deleted meanwhile, as the listing leaves it out
+            return None
+        raise
+
+
 TECHNOLOGIES = (
     Technology(
         name="lambda.function",
         is_global=False,
         list_items=list_functions,
+        get_item=get_function,
         description=(
             "Lambda functions: runtime, handler, role, timeout, memory, VPC, layers, architectures, "
             "tracing, KMS key, environment variables (values hashed), code hash, resource policy, "
@@ -115,9 +157,11 @@ TECHNOLOGIES = (
             "lambda:GetPolicy": ("Policy",),
             "lambda:GetFunctionUrlConfig": ("FunctionUrl", "AuthType"),
             "lambda:ListFunctions": ("Functions",),
+            "lambda:GetFunctionConfiguration": ("FunctionName", "FunctionArn"),
         },
         iam_actions=(
             "lambda:ListFunctions",
+            "lambda:GetFunctionConfiguration",
             "lambda:ListEventSourceMappings",
             "lambda:GetPolicy",
             "lambda:GetFunctionUrlConfig",

@@ -10,17 +10,22 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import (
     call_or_absent,
     collect,
     decode_policy,
     describe_each,
+    is_error,
     partition,
     posture_item,
     tags_dict,
 )
+
+_GONE = ("NoSuchBucket",)
 
 # (configuration key, client method, response key or None for the whole response, "not configured" codes)
 _PARTS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
@@ -85,9 +90,23 @@ def list_buckets(ctx: SliceContext) -> list[Item]:
     """Every bucket; the per-bucket reads (a dozen calls each) run on a small pool of threads,
     so that the S3 slice, the costliest of an account, does not set the length of the sync."""
     buckets = collect(ctx.client("s3"), "list_buckets", "Buckets")
-    return describe_each(
-        lambda bucket: _describe(ctx, bucket), buckets, name="s3-bucket", gone=("NoSuchBucket",)
-    )
+    return describe_each(lambda bucket: _describe(ctx, bucket), buckets, name="s3-bucket", gone=_GONE)
+
+
+def get_bucket(ctx: SliceContext, name: str) -> Item | None:
+    """One bucket: its entry of ListBuckets(Prefix=name) (the listing's call, which alone gives
+    ``CreationDate`` and, on AWS, ``BucketRegion``), then the listing's per-bucket reads. About
+    fourteen calls, whatever the number of buckets; ``None`` when no bucket has the name exactly."""
+    listed = collect(ctx.client("s3"), "list_buckets", "Buckets", Prefix=name)
+    bucket = next((bucket for bucket in listed if bucket.get("Name") == name), None)
+    if bucket is None:
+        return None
+    try:
+        return _describe(ctx, bucket)
+    except ClientError as exc:
+        if is_error(exc, *_GONE):  # deleted since ListBuckets, as the listing leaves it out
+            return None
+        raise
 
 
 TECHNOLOGIES = (
@@ -95,6 +114,7 @@ TECHNOLOGIES = (
         name="s3.bucket",
         is_global=True,
         list_items=list_buckets,
+        get_item=get_bucket,
         description=(
             "S3 buckets: region, policy, ACL, public access block, encryption, versioning (with MFA "
             "delete), logging, lifecycle, CORS, website, tags, ownership controls, Object Lock."

@@ -11,17 +11,24 @@ Ephemeral: the access and rotation dates, and ``SecretVersionsToStages``, whose 
 on each rotation or new value, so a rotation makes no commit; a change of the rotation settings does.
 Secrets scheduled for deletion are not listed (ListSecrets' default): they cannot be read while
 pending deletion, and a restored secret appears again.
+
+One secret is read again by ListSecrets filtered on its name (not DescribeSecret, whose answer is
+spelled otherwise, e.g. ``VersionIdsToStages``, and also describes secrets pending deletion): the
+entry is then the listing's own, as current as the listing (ListSecrets is eventually consistent).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, decode_policy, describe_each, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, decode_policy, describe_each, is_error, tags_dict
 
 SECRET_WORKERS = 8
+_GONE = ("ResourceNotFoundException",)
 # Present in every document, null when the secret does not have them.
 _ALWAYS = ("Description", "KmsKeyId", "RotationLambdaARN", "RotationRules", "OwningService", "PrimaryRegion")
 
@@ -55,8 +62,24 @@ def list_secrets(ctx: SliceContext) -> list[Item]:
         entries,
         workers=SECRET_WORKERS,
         name="secretsmanager-secret",
-        gone=("ResourceNotFoundException",),
+        gone=_GONE,
     )
+
+
+def get_secret(ctx: SliceContext, name: str) -> Item | None:
+    """One secret: ListSecrets with a ``name`` filter (it matches name prefixes; the exact name is
+    taken among them), then GetResourcePolicy: two calls."""
+    filters = [{"Key": "name", "Values": [name]}]
+    listed = collect(ctx.client("secretsmanager"), "list_secrets", "SecretList", Filters=filters)
+    entry = next((entry for entry in listed if entry.get("Name") == name), None)
+    if entry is None:
+        return None
+    try:
+        return _describe(ctx, entry)
+    except ClientError as exc:
+        if is_error(exc, *_GONE):
+            return None
+        raise
 
 
 TECHNOLOGIES = (
@@ -64,6 +87,7 @@ TECHNOLOGIES = (
         name="secretsmanager.secret",
         is_global=False,
         list_items=list_secrets,
+        get_item=get_secret,
         description=(
             "Secrets Manager secrets (metadata only, never the value): resource policy, KMS key, "
             "rotation enabled, rotation function and schedule, description, owning service, primary "

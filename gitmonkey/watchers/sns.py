@@ -12,9 +12,11 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, decode_policy, describe_each, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, decode_policy, describe_each, is_error, partition, tags_dict
 
 # Error codes of a topic deleted after ListTopics: GetTopicAttributes / ListSubscriptionsByTopic
 # say NotFound, ListTagsForResource says ResourceNotFound.
@@ -106,11 +108,28 @@ def list_topics(ctx: SliceContext) -> list[Item]:
     return describe_each(lambda topic_arn: _describe(ctx, topic_arn), arns, name="sns-topic", gone=_GONE)
 
 
+def get_topic(ctx: SliceContext, name: str) -> Item | None:
+    """One topic by name: its ARN is the region's and account's, ``arn:<partition>:sns:<region>:
+    <account>:<name>``; then the listing's three calls. ``None`` when SNS says NotFound (or
+    ResourceNotFound, for a topic deleted between the calls). A topic ARN names one topic exactly,
+    so the answer cannot be another topic's; a name with ``:`` would make another ARN: ``None``."""
+    if not name or ":" in name:
+        return None
+    arn = f"arn:{partition(ctx.region)}:sns:{ctx.region}:{ctx.account_id}:{name}"
+    try:
+        return _describe(ctx, arn)
+    except ClientError as exc:
+        if is_error(exc, *_GONE):
+            return None
+        raise
+
+
 TECHNOLOGIES = (
     Technology(
         name="sns.topic",
         is_global=False,
         list_items=list_topics,
+        get_item=get_topic,
         description=(
             "SNS topics: access policy, delivery policies, KMS key, display name, FIFO settings, "
             "subscriptions (protocol, endpoint, owner; http(s) URLs kept as origin + hashed URL), tags."

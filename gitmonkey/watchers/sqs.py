@@ -5,7 +5,9 @@ SQS reports every attribute as a string. Numbers, booleans and timestamps are re
 so that rules can compare them and so that ``"5"`` and ``5`` in a redrive policy are one value.
 ``DeadLetterSourceQueues`` (Security Monkey called ListDeadLetterSourceQueues per queue) is
 derived from the region's redrive policies instead: a dead-letter queue must be in the same
-account and region as its sources, so the listing already holds the answer.
+account and region as its sources, so the listing already holds the answer. A single queue read
+again (``get_queue``) has no listing: there ListDeadLetterSourceQueues gives the same answer, the
+queues of the account and region whose redrive policy names it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, decode_policy, describe_each, partition
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, decode_policy, describe_each, is_error, partition
 
 QUEUE_WORKERS = 8
 # Without MaxResults, ListQueues returns at most 1,000 URLs and no NextToken: a silent truncation.
@@ -89,6 +93,12 @@ def _describe(ctx: SliceContext, url: str) -> Item:
                 configuration=configuration)
 
 
+def _url_arn(ctx: SliceContext, url: str) -> str:
+    """The ARN of the queue at ``url`` (``.../<account>/<name>``), as its ``QueueArn`` spells it."""
+    account, name = url.rstrip("/").rsplit("/", 2)[-2:]
+    return f"arn:{partition(ctx.region)}:sqs:{ctx.region}:{account}:{name}"
+
+
 def _link_dead_letter_sources(items: list[Item]) -> None:
     sources: dict[str, list[str]] = {item.arn: [] for item in items}
     for item in items:
@@ -102,9 +112,7 @@ def _link_dead_letter_sources(items: list[Item]) -> None:
 
 def list_queues(ctx: SliceContext) -> list[Item]:
     """Every queue of the region; a failed read of any queue fails the whole listing."""
-    urls = list(dict.fromkeys(
-        collect(ctx.client("sqs"), "list_queues", "QueueUrls", PaginationConfig={"PageSize": LIST_PAGE_SIZE})
-    ))
+    urls = _queue_urls(ctx)
     items = describe_each(
         lambda url: _describe(ctx, url), urls, workers=QUEUE_WORKERS, name="sqs-queue", gone=GONE_CODES
     )
@@ -112,11 +120,38 @@ def list_queues(ctx: SliceContext) -> list[Item]:
     return items
 
 
+def _queue_urls(ctx: SliceContext, **params: Any) -> list[str]:
+    pagination = {"PageSize": LIST_PAGE_SIZE}
+    return list(dict.fromkeys(
+        collect(ctx.client("sqs"), "list_queues", "QueueUrls", PaginationConfig=pagination, **params)
+    ))
+
+
+def get_queue(ctx: SliceContext, name: str) -> Item | None:
+    """One queue: ListQueues(QueueNamePrefix=name) for its URL (the listing's call, so the URL is
+    spelled alike; the exact name is taken among the prefix's queues), the listing's two calls, and
+    ListDeadLetterSourceQueues for ``DeadLetterSourceQueues``: four calls."""
+    url = next((url for url in _queue_urls(ctx, QueueNamePrefix=name) if queue_name(url) == name), None)
+    if url is None:
+        return None
+    try:
+        item = _describe(ctx, url)
+        sources = collect(ctx.client("sqs"), "list_dead_letter_source_queues", "queueUrls", QueueUrl=url,
+                          PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+    except ClientError as exc:
+        if is_error(exc, *GONE_CODES):
+            return None
+        raise
+    item.configuration["DeadLetterSourceQueues"] = sorted({_url_arn(ctx, source) for source in sources})
+    return item
+
+
 TECHNOLOGIES = (
     Technology(
         name="sqs.queue",
         is_global=False,
         list_items=list_queues,
+        get_item=get_queue,
         description=(
             "SQS queues: access policy, redrive (dead-letter) and redrive-allow policies, dead-letter "
             "source queues, encryption (KMS or SQS-managed), visibility timeout, retention, delay, "
@@ -131,7 +166,10 @@ TECHNOLOGIES = (
         unordered_paths=("RedriveAllowPolicy.sourceQueueArns",),
         always_returned={
             "sqs:GetQueueAttributes": ("Attributes",),
+            "sqs:ListDeadLetterSourceQueues": ("queueUrls",),
         },
-        iam_actions=("sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags"),
+        iam_actions=(
+            "sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags", "sqs:ListDeadLetterSourceQueues",
+        ),
     ),
 )
