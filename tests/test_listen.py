@@ -318,3 +318,30 @@ def test_a_create_not_readable_yet_is_retried_then_given_up(world: ListenWorld) 
     report = second.run(once=True)
     assert report.recorded == 1 and report.commits == 0
     assert world.depth() == 0
+
+
+def test_a_long_running_listener_reads_shared_state_afresh_each_round(aws: None, tmp_path: Path) -> None:
+    """cloudtrail.status reads each trail's status once per session (``ctx.shared``): a listener
+    that kept its first round's answer would record StopLogging as nothing."""
+    world = ListenWorld(tmp_path, ["cloudtrail.trail", "cloudtrail.status"])
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="trail-logs")
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    cloudtrail.create_trail(Name="main", S3BucketName="trail-logs", IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="main")
+    world.sync()
+    status = "items/global/cloudtrail/status/account.json"
+    listener = world.listener()
+    source = "cloudtrail.amazonaws.com"
+
+    cloudtrail.put_event_selectors(TrailName="main", EventSelectors=[
+        {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}])
+    world.send(cloudtrail_record(source, "PutEventSelectors", {"trailName": "main"}))
+    listener.run(once=True)
+    assert '"IsLogging": true' in (world.repo / status).read_text()
+
+    cloudtrail.stop_logging(Name="main")
+    world.send(cloudtrail_record(source, "StopLogging", {"name": "main"}, identity=BOB))
+    listener.run(once=True)
+    assert '"IsLogging": true' not in (world.repo / status).read_text()
+    assert git(world.repo, "log", "-1", "--format=%an", "--", status) == "bob"

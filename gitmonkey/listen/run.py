@@ -101,7 +101,11 @@ class Listener:
         self._held: dict[str, tuple[Message, list[Change], float]] = {}
 
     def session(self, account: AccountConfig) -> AccountSession:
-        if account.name not in self._sessions:
+        """The account's session for one round: clients and credentials kept across rounds, what
+        slices share (``ctx.shared``) read afresh."""
+        if account.name in self._sessions:
+            self._sessions[account.name].new_round()
+        else:
             self._sessions[account.name] = AccountSession(
                 account,
                 max_attempts=self.config.max_attempts,

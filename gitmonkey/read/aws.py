@@ -174,6 +174,13 @@ class AccountSession:
             raise entry.error
         return entry.value
 
+    def new_round(self) -> None:
+        """Forget what ``shared`` computed and which endpoints were unresponsive, keeping clients
+        and credentials: a long-lived session (the listener's) reads fresh state each round."""
+        with self._lock:
+            self._shared.clear()
+            self._unresponsive.clear()
+
     def enabled_regions(self) -> list[str]:
         ec2 = self.client("ec2", HOME_REGION)
         regions = ec2.describe_regions(AllRegions=False)["Regions"]

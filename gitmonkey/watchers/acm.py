@@ -11,6 +11,10 @@ id is the certificate's UUID (the last ARN segment), the name its ``DomainName``
 sorted, and is not ephemeral: it changes only when a resource starts or stops serving the
 certificate, which is what one wants to know when a certificate is about to expire.
 ``RenewalSummary.UpdatedAt`` moves while ACM retries a renewal and is ephemeral.
+
+One certificate is read again (``get_item``) with the same two calls, on the ARN built from its id
+(``arn:<partition>:acm:<region>:<account>:certificate/<id>``); ResourceNotFoundException is "not
+found".
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import functools
 from typing import Any
 
 import botocore.session
+from botocore.exceptions import ClientError
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, describe_each, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, describe_each, is_error, partition, tags_dict
 
 CERTIFICATE_WORKERS = 8
+GONE_CODES = ("ResourceNotFoundException",)
 _FIELDS = (
     "DomainName",
     "SubjectAlternativeNames",
@@ -64,14 +70,15 @@ def _list_filters() -> dict[str, Any]:
     }
 
 
-def _describe(ctx: SliceContext, summary: dict[str, Any]) -> Item:
+def _describe(ctx: SliceContext, arn: str, listed_domain: str | None = None) -> Item:
+    """The certificate ``arn``; ``listed_domain`` (ListCertificates' ``DomainName``) names it only
+    if DescribeCertificate does not."""
     acm = ctx.client("acm")
-    arn = summary["CertificateArn"]
     detail = acm.describe_certificate(CertificateArn=arn)["Certificate"]
     tags = acm.list_tags_for_certificate(CertificateArn=arn).get("Tags")
     configuration: dict[str, Any] = {field: detail.get(field) for field in _FIELDS}
     configuration["Tags"] = tags_dict(tags)
-    domain = detail.get("DomainName") or summary.get("DomainName") or ""
+    domain = detail.get("DomainName") or listed_domain or ""
     return Item("acm.certificate", ctx.region, arn.rsplit("/", 1)[-1], domain, arn, configuration)
 
 
@@ -80,12 +87,25 @@ def list_certificates(ctx: SliceContext) -> list[Item]:
     small pool of threads."""
     summaries = collect(ctx.client("acm"), "list_certificates", "CertificateSummaryList", **_list_filters())
     return describe_each(
-        lambda summary: _describe(ctx, summary),
+        lambda summary: _describe(ctx, summary["CertificateArn"], summary.get("DomainName")),
         summaries,
         workers=CERTIFICATE_WORKERS,
         name="acm-cert",
-        gone=("ResourceNotFoundException",),
+        gone=GONE_CODES,
     )
+
+
+def get_certificate(ctx: SliceContext, ident: str) -> Item | None:
+    """The certificate whose UUID is ``ident``: DescribeCertificate and ListTagsForCertificate."""
+    if not ident or "/" in ident or ":" in ident:
+        raise ValueError(f"not an ACM certificate id (the UUID of its ARN): {ident!r}")
+    arn = f"arn:{partition(ctx.client_region)}:acm:{ctx.region}:{ctx.account_id}:certificate/{ident}"
+    try:
+        return _describe(ctx, arn)
+    except ClientError as exc:
+        if is_error(exc, *GONE_CODES):
+            return None
+        raise
 
 
 TECHNOLOGIES = (
@@ -93,6 +113,7 @@ TECHNOLOGIES = (
         name="acm.certificate",
         is_global=False,
         list_items=list_certificates,
+        get_item=get_certificate,
         description=(
             "ACM certificates of every status and key type: domain and alternative names, status, "
             "type, issuer, key and signature algorithms, validity (NotBefore/NotAfter), resources "

@@ -10,6 +10,12 @@ Configuration: the DescribeTrails fields, ``TrailStatus`` (``IsLogging`` and the
 times of logging, which only change when someone starts or stops it; the ``Latest*`` delivery
 facts are ephemeral), ``EventSelectors`` / ``AdvancedEventSelectors``, ``InsightSelectors``
 (read only when the trail has some) and ``Tags``.
+
+One trail is read again (``get_item``) with the listing's calls for that trail: DescribeTrails
+(one call, unpaginated, whatever the number of trails), GetTrailStatus, GetEventSelectors, maybe
+GetInsightSelectors, and ListTags for a trail of the account. DescribeTrails is not given the name:
+by name it answers only the account's own trails, and an organization trail of the management
+account, which the listing records, would read as deleted.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect, is_error, posture_item, tags_dict
 
 _TRAIL_FIELDS = (
@@ -93,10 +99,12 @@ def _tags(ctx: SliceContext, arns: list[str]) -> tuple[dict[str, dict[str, str]]
     return tags, gone
 
 
-def _status_and_selectors(ctx: SliceContext, trail: dict[str, Any]) -> tuple[dict, dict] | None:
+def _status_and_selectors(
+    ctx: SliceContext, trail: dict[str, Any], *, shared: bool = True
+) -> tuple[dict, dict] | None:
     """GetTrailStatus and GetEventSelectors of a trail, in its home region; ``None`` if it was
     deleted since the listing. Read once per sync and shared by cloudtrail.trail and
-    cloudtrail.status (a multi-region trail is in both)."""
+    cloudtrail.status (a multi-region trail is in both); read afresh when not ``shared``."""
     arn = trail["TrailARN"]
 
     def read() -> tuple[dict, dict] | None:
@@ -108,13 +116,13 @@ def _status_and_selectors(ctx: SliceContext, trail: dict[str, Any]) -> tuple[dic
                 return None
             raise
 
-    return ctx.shared(("cloudtrail", arn), read)
+    return ctx.shared(("cloudtrail", arn), read) if shared else read()
 
 
-def _configuration(ctx: SliceContext, trail: dict[str, Any]) -> dict[str, Any] | None:
+def _configuration(ctx: SliceContext, trail: dict[str, Any], *, shared: bool = True) -> dict[str, Any] | None:
     """The trail's configuration without tags; ``None`` if it was deleted since the listing."""
     arn = trail["TrailARN"]
-    read = _status_and_selectors(ctx, trail)
+    read = _status_and_selectors(ctx, trail, shared=shared)
     if read is None:
         return None
     status, selectors = read
@@ -137,15 +145,17 @@ def _configuration(ctx: SliceContext, trail: dict[str, Any]) -> dict[str, Any] |
     return configuration
 
 
-def list_trails(ctx: SliceContext) -> list[Item]:
-    """The trails whose home region is the slice's region; a trail deleted meanwhile is skipped."""
-    cloudtrail = ctx.client("cloudtrail")
-    trails = [
+def _home_trails(ctx: SliceContext) -> list[dict[str, Any]]:
+    return [
         trail
-        for trail in cloudtrail.describe_trails(includeShadowTrails=True).get("trailList") or []
+        for trail in ctx.client("cloudtrail").describe_trails(includeShadowTrails=True).get("trailList") or []
         if trail.get("HomeRegion") == ctx.region
     ]
-    described = [(trail, _configuration(ctx, trail)) for trail in trails]
+
+
+def _trail_items(ctx: SliceContext, trails: list[dict[str, Any]], *, shared: bool = True) -> list[Item]:
+    """The items of ``trails``; those deleted since DescribeTrails are left out."""
+    described = [(trail, _configuration(ctx, trail, shared=shared)) for trail in trails]
     present = [(trail, config) for trail, config in described if config is not None]
     owned = [trail["TrailARN"] for trail, _ in present if _arn_account(trail["TrailARN"]) == ctx.account_id]
     tags, gone = _tags(ctx, owned) if owned else ({}, set())
@@ -157,6 +167,26 @@ def list_trails(ctx: SliceContext) -> list[Item]:
         configuration["Tags"] = tags.get(arn, {}) if arn in owned else None
         items.append(Item("cloudtrail.trail", ctx.region, trail["Name"], trail["Name"], arn, configuration))
     return items
+
+
+def list_trails(ctx: SliceContext) -> list[Item]:
+    """The trails whose home region is the slice's region; a trail deleted meanwhile is skipped."""
+    return _trail_items(ctx, _home_trails(ctx))
+
+
+def get_trail(ctx: SliceContext, name: str) -> Item | None:
+    """The trail ``name`` homed in the slice's region; None when DescribeTrails does not list it,
+    or a later call says it is gone.
+
+    The status and selectors are read afresh, not through the per-sync ``ctx.shared`` read: a
+    listener's session outlives many events, and a shared read would answer every later event on
+    the trail (StopLogging...) with the status of the first.
+    """
+    trails = [trail for trail in _home_trails(ctx) if trail.get("Name") == name]
+    if len(trails) > 1:
+        raise ValueError(f"{len(trails)} trails named {name!r} have their home in {ctx.region}")
+    items = _trail_items(ctx, trails, shared=False)
+    return items[0] if items else None
 
 
 def _management_events(selectors: dict[str, Any]) -> tuple[bool, str | None]:
@@ -235,6 +265,7 @@ TECHNOLOGIES = (
         name="cloudtrail.trail",
         is_global=False,
         list_items=list_trails,
+        get_item=get_trail,
         description=(
             "CloudTrail trails, recorded in their home region: S3 bucket and prefix, SNS topic, "
             "multi-region and global-events flags, log file validation, CloudWatch Logs, KMS key, "

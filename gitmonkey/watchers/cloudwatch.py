@@ -5,14 +5,17 @@ math), when it fires (threshold, comparison, periods) and whom it tells (actions
 actions are enabled). Its state (OK / ALARM / INSUFFICIENT_DATA) and the state's reason and
 timestamps change without anyone changing the alarm: ephemeral, so a firing alarm makes no commit.
 Tags are not read (one ListTagsForResource per alarm, for nothing a rule judges).
+
+One alarm is read again (``get_item``) with one DescribeAlarms given its name, which answers
+nothing for a name that does not exist (or names a composite alarm).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect
 
 _STATE = (
@@ -25,16 +28,28 @@ _STATE = (
 )
 
 
+def _alarm_item(ctx: SliceContext, alarm: dict[str, Any]) -> Item:
+    configuration: dict[str, Any] = {k: v for k, v in alarm.items() if k not in ("AlarmArn",)}
+    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        configuration[key] = sorted(configuration.get(key) or [])
+    name = alarm["AlarmName"]
+    return Item("cloudwatch.alarm", ctx.region, name, name, alarm["AlarmArn"], configuration)
+
+
+def _alarms(ctx: SliceContext, **params: Any) -> list[dict[str, Any]]:
+    return collect(ctx.client("cloudwatch"), "describe_alarms", "MetricAlarms", AlarmTypes=["MetricAlarm"],
+                   **params)
+
+
 def list_alarms(ctx: SliceContext) -> list[Item]:
-    items = []
-    for alarm in collect(ctx.client("cloudwatch"), "describe_alarms", "MetricAlarms",
-                         AlarmTypes=["MetricAlarm"]):
-        configuration: dict[str, Any] = {k: v for k, v in alarm.items() if k not in ("AlarmArn",)}
-        for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
-            configuration[key] = sorted(configuration.get(key) or [])
-        name = alarm["AlarmName"]
-        items.append(Item("cloudwatch.alarm", ctx.region, name, name, alarm["AlarmArn"], configuration))
-    return items
+    return [_alarm_item(ctx, alarm) for alarm in _alarms(ctx)]
+
+
+def get_alarm(ctx: SliceContext, name: str) -> Item | None:
+    alarms = [alarm for alarm in _alarms(ctx, AlarmNames=[name]) if alarm.get("AlarmName") == name]
+    if len(alarms) > 1:
+        raise ValueError(f"DescribeAlarms answered {len(alarms)} alarms named {name!r}")
+    return _alarm_item(ctx, alarms[0]) if alarms else None
 
 
 TECHNOLOGIES: tuple[Technology, ...] = (
@@ -42,6 +57,7 @@ TECHNOLOGIES: tuple[Technology, ...] = (
         name="cloudwatch.alarm",
         is_global=False,
         list_items=list_alarms,
+        get_item=get_alarm,
         description=(
             "CloudWatch metric alarms: metric (or metric math), threshold, periods, and the actions "
             "for each state with whether actions are enabled; the alarm's state is ephemeral."

@@ -18,6 +18,10 @@ gone, which is recorded then as the item's deletion; ``ACTIVE`` is the only last
 Evaluation results (compliance) are outcomes, not configuration, and are not read. Tags are not
 read either (one more call per rule, and nothing in them changes what a rule checks).
 
+One rule is read again (``get_item``) with one DescribeConfigRules given its name
+(NoSuchConfigRuleException: not found). Recorders have no single-item read: each carries the
+region's delivery channels, read region-wide and shared with config.status.
+
 Unrelated to ``gitmonkey.config`` (the configuration file): this module is
 ``gitmonkey.watchers.config``.
 """
@@ -28,9 +32,11 @@ import copy
 import json
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, partition, posture_item
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, is_error, partition, posture_item
 
 _RECORDER_FIELDS = (
     "roleARN",
@@ -124,17 +130,32 @@ def _rule_arn(ctx: SliceContext, rule: dict[str, Any]) -> str:
     return f"{prefix}:config-rule/{rule.get('ConfigRuleId') or rule['ConfigRuleName']}"
 
 
+def _rule_item(ctx: SliceContext, rule: dict[str, Any]) -> Item:
+    name = rule["ConfigRuleName"]
+    configuration = {key: value for key, value in rule.items() if key != "ConfigRuleArn"}
+    if "InputParameters" in configuration:
+        configuration["InputParameters"] = _input_parameters(configuration["InputParameters"])
+    return Item("config.rule", ctx.region, name, name, _rule_arn(ctx, rule), configuration)
+
+
 def list_rules(ctx: SliceContext) -> list[Item]:
     """Every Config rule of the region (customer rules and service-linked ones, e.g. those of
     conformance packs and Security Hub), from DescribeConfigRules' pages."""
-    items = []
-    for rule in collect(ctx.client("config"), "describe_config_rules", "ConfigRules"):
-        name = rule["ConfigRuleName"]
-        configuration = {key: value for key, value in rule.items() if key != "ConfigRuleArn"}
-        if "InputParameters" in configuration:
-            configuration["InputParameters"] = _input_parameters(configuration["InputParameters"])
-        items.append(Item("config.rule", ctx.region, name, name, _rule_arn(ctx, rule), configuration))
-    return items
+    rules = collect(ctx.client("config"), "describe_config_rules", "ConfigRules")
+    return [_rule_item(ctx, rule) for rule in rules]
+
+
+def get_rule(ctx: SliceContext, name: str) -> Item | None:
+    try:
+        rules = collect(ctx.client("config"), "describe_config_rules", "ConfigRules", ConfigRuleNames=[name])
+    except ClientError as exc:
+        if is_error(exc, "NoSuchConfigRuleException"):
+            return None
+        raise
+    matches = [rule for rule in rules if rule.get("ConfigRuleName") == name]
+    if len(matches) > 1:
+        raise ValueError(f"DescribeConfigRules answered {len(matches)} rules named {name!r}")
+    return _rule_item(ctx, matches[0]) if matches else None
 
 
 def list_status(ctx: SliceContext) -> list[Item]:
@@ -199,6 +220,7 @@ TECHNOLOGIES = (
         name="config.rule",
         is_global=False,
         list_items=list_rules,
+        get_item=get_rule,
         description=(
             "AWS Config rules: scope (resource types, tag, resource id), source (AWS managed rule "
             "identifier, custom Lambda ARN with its triggers, or Guard policy text), input parameters "

@@ -26,14 +26,19 @@ their deletion until AWS stops listing them.
 
 The CKN of a MACsec key is its public name (the CAK, the secret, is never returned), so nothing
 here is a secret.
+
+There is no ``get_item``: the region's one DescribeConnections call already is the cheapest read of
+a connection, and DescribeConnections given a connection id that does not exist fails with
+DirectConnectClientException, Direct Connect's code for every client error (a malformed id, a
+throttled or refused call alike), so "not found" could only be told from its message text.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import follow_tokens, partition
 
 GONE_STATES = frozenset({"deleted", "rejected"})

@@ -10,6 +10,9 @@ enabled ciphers (AWS reports a flag for every cipher it knows; the disabled ones
 Instances are recorded as ``InstanceCount`` only, and that count is ephemeral: auto scaling
 registers and deregisters instances all day (Security Monkey's #1068), which is not a
 configuration change.
+
+One load balancer is read again (``get_item``) with the listing's calls given its name:
+DescribeLoadBalancers, DescribeTags, DescribeLoadBalancerAttributes (and DescribeLoadBalancerPolicies).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect, describe_each, is_error, partition, tags_dict
 
 LB_WORKERS = 8
@@ -33,6 +36,22 @@ _PROTOCOL_PREFIX = "Protocol-"
 
 class LoadBalancerChangedError(RuntimeError):
     """A load balancer changed between two reads of one sync (a policy named by a listener is gone)."""
+
+
+class NameMismatchError(RuntimeError):
+    """DescribeLoadBalancers given one name answered for another load balancer."""
+
+
+def only_named(records: list[dict[str, Any]], key: str, name: str) -> dict[str, Any] | None:
+    """The record named ``name`` in the answer of a Describe call given that one name; None for an
+    empty answer. An answer about any other load balancer raises: it is neither this one nor its
+    absence."""
+    if not records:
+        return None
+    found = [record.get(key) for record in records]
+    if found != [name]:
+        raise NameMismatchError(f"DescribeLoadBalancers for {name!r} answered {found}")
+    return records[0]
 
 
 def tags_in_batches(
@@ -182,11 +201,31 @@ def list_load_balancers(ctx: SliceContext) -> list[Item]:
     )
 
 
+def get_load_balancer(ctx: SliceContext, name: str) -> Item | None:
+    """The classic load balancer ``name``; None when ELB says it does not exist (also when it is
+    deleted between two of the calls)."""
+    elb = ctx.client("elb")
+    try:
+        descriptions = elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
+        description = only_named(descriptions, "LoadBalancerName", name)
+        if description is None:
+            return None
+        tags = tags_in_batches(elb, "LoadBalancerNames", "LoadBalancerName", [name])
+        if name not in tags:
+            return None
+        return _describe(ctx, description, tags[name])
+    except ClientError as exc:
+        if is_error(exc, *GONE_CODES):
+            return None
+        raise
+
+
 TECHNOLOGIES = (
     Technology(
         name="elb.load_balancer",
         is_global=False,
         list_items=list_load_balancers,
+        get_item=get_load_balancer,
         description=(
             "Classic load balancers: scheme, VPC, subnets, security groups, listeners with their "
             "policies (TLS reference policy, protocols, ciphers), backend policies, health check, "

@@ -12,16 +12,22 @@ Per region: paginated DescribeLoadBalancers and DescribeTargetGroups, DescribeTa
   type and health check settings. Target health is not read: targets come and go with auto
   scaling, and their health is state, not configuration.
 - ``State`` (provisioning, active, failed) is ephemeral.
+
+One load balancer is read again (``get_item``) with five calls: DescribeLoadBalancers given its
+name, DescribeTags, DescribeTargetGroups given its ARN (the same groups, as the listing keeps only
+those whose ``LoadBalancerArns`` name it), DescribeListeners and DescribeLoadBalancerAttributes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, describe_each
-from gitmonkey.watchers.elb import GONE_CODES, LB_WORKERS, tags_in_batches
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, describe_each, is_error
+from gitmonkey.watchers.elb import GONE_CODES, LB_WORKERS, only_named, tags_in_batches
 
 _LISTENER_DROPPED = ("LoadBalancerArn",)
 _TARGET_GROUP_DROPPED = ("LoadBalancerArns",)
@@ -33,12 +39,27 @@ def _typed(value: Any) -> Any:
     return value
 
 
+def _recorded_group(group: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in group.items() if k not in _TARGET_GROUP_DROPPED}
+
+
+def _target_groups_of(elbv2: Any, arn: str) -> list[dict[str, Any]]:
+    """The target groups that route to the load balancer ``arn``. TargetGroupNotFound, asked by
+    load balancer, can only mean that none does (moto answers so for a load balancer without any)."""
+    try:
+        groups = collect(elbv2, "describe_target_groups", "TargetGroups", LoadBalancerArn=arn)
+    except ClientError as exc:
+        if is_error(exc, "TargetGroupNotFound"):
+            return []
+        raise
+    return [_recorded_group(group) for group in groups]
+
+
 def _target_groups_by_lb(elbv2: Any) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for group in collect(elbv2, "describe_target_groups", "TargetGroups"):
-        recorded = {k: v for k, v in group.items() if k not in _TARGET_GROUP_DROPPED}
         for arn in group.get("LoadBalancerArns") or []:
-            groups.setdefault(arn, []).append(recorded)
+            groups.setdefault(arn, []).append(_recorded_group(group))
     return groups
 
 
@@ -83,11 +104,32 @@ def list_load_balancers(ctx: SliceContext) -> list[Item]:
     return describe_each(describe, present, workers=LB_WORKERS, name="elbv2", gone=GONE_CODES)
 
 
+def get_load_balancer(ctx: SliceContext, name: str) -> Item | None:
+    """The load balancer ``name``; None when ELB says it does not exist (also when it is deleted
+    between two of the calls)."""
+    elbv2 = ctx.client("elbv2")
+    try:
+        lbs = elbv2.describe_load_balancers(Names=[name])["LoadBalancers"]
+        lb = only_named(lbs, "LoadBalancerName", name)
+        if lb is None:
+            return None
+        arn = lb["LoadBalancerArn"]
+        tags = tags_in_batches(elbv2, "ResourceArns", "ResourceArn", [arn])
+        if arn not in tags:
+            return None
+        return _describe(ctx, lb, tags[arn], _target_groups_of(elbv2, arn))
+    except ClientError as exc:
+        if is_error(exc, *GONE_CODES):
+            return None
+        raise
+
+
 TECHNOLOGIES = (
     Technology(
         name="elbv2.load_balancer",
         is_global=False,
         list_items=list_load_balancers,
+        get_item=get_load_balancer,
         description=(
             "Application, network and gateway load balancers: type, scheme, VPC, subnets, security "
             "groups, listeners (TLS policy, default certificate, default actions), attributes (access "

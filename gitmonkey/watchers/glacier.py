@@ -20,16 +20,30 @@ that answered it existed when its policy and lock were read.
 ``LastInventoryDate``, ``NumberOfArchives`` and ``SizeInBytes`` are ephemeral: Glacier updates them
 about daily from its inventory, with no configuration change. Glacier's dates are strings in its
 API (``2024-01-01T00:00:00.000Z``) and are kept as AWS returns them.
+
+One vault is read again (``get_item``) with four calls: ListVaults, which is one call, since a
+region holds at most 1,000 vaults (Glacier's quota) and a page is 1,000, and which answers the very
+record the listing records (DescribeVault would too, as another IAM action); then the three per-vault
+calls. A vault that ListVaults does not list does not exist.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from gitmonkey.model import Item, Technology
 from gitmonkey.read.aws import SliceContext
 from gitmonkey.read.aws_responses import UnreadableResponseError
-from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import call_or_absent, collect, decode_policy, describe_each, partition
+from gitmonkey.watchers._common import (
+    call_or_absent,
+    collect,
+    decode_policy,
+    describe_each,
+    is_error,
+    partition,
+)
 
 VAULT_WORKERS = 8
 # "No access policy" / "no vault lock" (GetVaultAccessPolicy, GetVaultLock: 404 Not Found).
@@ -68,23 +82,44 @@ def _vault_lock(glacier: Any, name: str) -> dict[str, Any] | None:
     return lock
 
 
+def _vaults(ctx: SliceContext) -> list[dict[str, Any]]:
+    return collect(ctx.client("glacier"), "list_vaults", "VaultList", accountId=ACCOUNT, limit=PAGE_SIZE)
+
+
+def _describe(ctx: SliceContext, vault: dict[str, Any]) -> Item:
+    glacier = ctx.client("glacier")
+    name = vault["VaultName"]
+    policy = _access_policy(glacier, name)
+    lock = _vault_lock(glacier, name)
+    tags = glacier.list_tags_for_vault(accountId=ACCOUNT, vaultName=name).get("Tags") or {}
+    configuration = {key: value for key, value in vault.items() if key != "VaultARN"}
+    configuration.update(Policy=policy, VaultLock=lock, Tags=dict(tags))
+    arn = vault.get("VaultARN") or (
+        f"arn:{partition(ctx.client_region)}:glacier:{ctx.region}:{ctx.account_id}:vaults/{name}"
+    )
+    return Item("glacier.vault", ctx.region, name, name, arn, configuration)
+
+
 def list_vaults(ctx: SliceContext) -> list[Item]:
-    vaults = collect(ctx.client("glacier"), "list_vaults", "VaultList", accountId=ACCOUNT, limit=PAGE_SIZE)
+    return describe_each(
+        lambda vault: _describe(ctx, vault), _vaults(ctx), workers=VAULT_WORKERS, name="glacier-vault",
+        gone=GONE_CODES,
+    )
 
-    def describe(vault: dict[str, Any]) -> Item:
-        glacier = ctx.client("glacier")
-        name = vault["VaultName"]
-        policy = _access_policy(glacier, name)
-        lock = _vault_lock(glacier, name)
-        tags = glacier.list_tags_for_vault(accountId=ACCOUNT, vaultName=name).get("Tags") or {}
-        configuration = {key: value for key, value in vault.items() if key != "VaultARN"}
-        configuration.update(Policy=policy, VaultLock=lock, Tags=dict(tags))
-        arn = vault.get("VaultARN") or (
-            f"arn:{partition(ctx.client_region)}:glacier:{ctx.region}:{ctx.account_id}:vaults/{name}"
-        )
-        return Item("glacier.vault", ctx.region, name, name, arn, configuration)
 
-    return describe_each(describe, vaults, workers=VAULT_WORKERS, name="glacier-vault", gone=GONE_CODES)
+def get_vault(ctx: SliceContext, name: str) -> Item | None:
+    """The vault ``name``; None when ListVaults does not list it, or ListTagsForVault says it is gone."""
+    vaults = [vault for vault in _vaults(ctx) if vault.get("VaultName") == name]
+    if not vaults:
+        return None
+    if len(vaults) > 1:
+        raise ValueError(f"ListVaults listed {len(vaults)} vaults named {name!r}")
+    try:
+        return _describe(ctx, vaults[0])
+    except ClientError as exc:
+        if is_error(exc, *GONE_CODES):
+            return None
+        raise
 
 
 TECHNOLOGIES = (
@@ -92,6 +127,7 @@ TECHNOLOGIES = (
         name="glacier.vault",
         is_global=False,
         list_items=list_vaults,
+        get_item=get_vault,
         description=(
             "S3 Glacier vaults: creation date, the vault access policy (decoded; who may read, upload, "
             "delete or retrieve archives), the vault lock (policy and state, InProgress or Locked), "

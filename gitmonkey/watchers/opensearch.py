@@ -11,17 +11,24 @@ resource-policy rules read it) and ``Tags``.
 A domain deleted between the listing and the describe is simply missing from DescribeDomains' answer
 and is skipped. Master user passwords are never returned by AWS; should one ever appear, it is
 declared secret and hashed before it reaches git.
+
+One domain is read again (``get_item``) with DescribeDomains given its name (the listing's call:
+DescribeDomain would be another IAM action for the same ``DomainStatus``) and ListTags. DescribeDomains
+has no "not found" error: it leaves an unknown name out of its answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import decode_policy, describe_each, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import decode_policy, describe_each, is_error, tags_dict
 
 DESCRIBE_BATCH = 5  # DescribeDomains accepts at most five names
+_GONE = ("ResourceNotFoundException",)
 TAG_WORKERS = 4
 _SOFTWARE_UPDATE_FIELDS = (
     "NewVersion",
@@ -73,8 +80,23 @@ def list_domains(ctx: SliceContext) -> list[Item]:
         statuses,
         workers=TAG_WORKERS,
         name="opensearch-domain",
-        gone=("ResourceNotFoundException",),  # deleted since DescribeDomains
+        gone=_GONE,  # deleted since DescribeDomains
     )
+
+
+def get_domain(ctx: SliceContext, name: str) -> Item | None:
+    """The domain ``name``; None when DescribeDomains leaves it out, or ListTags says it is gone."""
+    statuses = [status for status in _statuses(ctx, [name]) if status.get("DomainName") == name]
+    if not statuses:
+        return None
+    if len(statuses) > 1:
+        raise ValueError(f"DescribeDomains answered {len(statuses)} domains named {name!r}")
+    try:
+        return _describe(ctx, statuses[0])
+    except ClientError as exc:
+        if is_error(exc, *_GONE):
+            return None
+        raise
 
 
 TECHNOLOGIES = (
@@ -82,6 +104,7 @@ TECHNOLOGIES = (
         name="opensearch.domain",
         is_global=False,
         list_items=list_domains,
+        get_item=get_domain,
         description=(
             "OpenSearch and Elasticsearch domains: access policy, engine version, encryption at rest, "
             "node-to-node encryption, endpoint options (HTTPS enforcement, TLS policy), VPC options, "

@@ -23,16 +23,22 @@ DescribeDBSubnetGroups per region: the VPC, the subnets with their availability 
 AWS defines no order) and the network types. ``SubnetGroupStatus`` and each subnet's
 ``SubnetStatus`` are ephemeral. DescribeDBSubnetGroups carries no tags and they are not read (one
 more call per group, for nothing that decides where a database is reachable from).
+
+One item is read again (``get_item``) with the same Describe call given its identifier (a
+snapshot: also its attributes call), which answers the same record as the listing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, describe_each, partition, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, describe_each, is_error, partition, tags_dict
 
 SNAPSHOT_WORKERS = 8
 RESTORE_ATTRIBUTE = "restore"
@@ -58,30 +64,99 @@ def _item(
     return Item(technology, ctx.region, ident, ident, arn, configuration)
 
 
+class IdentifierMismatchError(RuntimeError):
+    """A Describe call given one identifier answered for another: RDS folds identifiers to lower
+    case, so ``MyDB`` reads as ``mydb``, which is not the item asked for (nor its absence)."""
+
+
+def _described(
+    ctx: SliceContext,
+    operation: str,
+    list_key: str,
+    id_key: str,
+    ident: str,
+    not_found: Iterable[str],
+    **params: Any,
+) -> dict[str, Any] | None:
+    """The record of ``ident`` from a Describe call by identifier; None when RDS says it does not
+    exist (an error code of ``not_found``, or an empty answer)."""
+    try:
+        records = collect(ctx.client("rds"), operation, list_key, **params)
+    except ClientError as exc:
+        if is_error(exc, *not_found):
+            return None
+        raise
+    if not records:
+        return None
+    found = [record.get(id_key) for record in records]
+    if found != [ident]:
+        raise IdentifierMismatchError(f"{operation} for {ident!r} answered {found}")
+    return records[0]
+
+
+def _instance_item(ctx: SliceContext, record: dict[str, Any]) -> Item:
+    return _item(ctx, "rds.db_instance", record, "DBInstanceIdentifier", "DBInstanceArn", "db")
+
+
+def _cluster_item(ctx: SliceContext, record: dict[str, Any]) -> Item:
+    return _item(ctx, "rds.db_cluster", record, "DBClusterIdentifier", "DBClusterArn", "cluster")
+
+
+def _subnet_group_item(ctx: SliceContext, record: dict[str, Any]) -> Item:
+    name = record["DBSubnetGroupName"]
+    configuration = {key: value for key, value in record.items() if key != "DBSubnetGroupArn"}
+    arn = record.get("DBSubnetGroupArn") or (
+        f"arn:{partition(ctx.client_region)}:rds:{ctx.region}:{ctx.account_id}:subgrp:{name}"
+    )
+    return Item("rds.db_subnet_group", ctx.region, name, name, arn, configuration)
+
+
 def list_db_instances(ctx: SliceContext) -> list[Item]:
     return [
-        _item(ctx, "rds.db_instance", record, "DBInstanceIdentifier", "DBInstanceArn", "db")
+        _instance_item(ctx, record)
         for record in collect(ctx.client("rds"), "describe_db_instances", "DBInstances")
     ]
 
 
+def get_db_instance(ctx: SliceContext, ident: str) -> Item | None:
+    """One DescribeDBInstances."""
+    record = _described(
+        ctx, "describe_db_instances", "DBInstances", "DBInstanceIdentifier", ident,
+        ("DBInstanceNotFound", "DBInstanceNotFoundFault"), DBInstanceIdentifier=ident,
+    )
+    return None if record is None else _instance_item(ctx, record)
+
+
 def list_db_clusters(ctx: SliceContext) -> list[Item]:
     return [
-        _item(ctx, "rds.db_cluster", record, "DBClusterIdentifier", "DBClusterArn", "cluster")
+        _cluster_item(ctx, record)
         for record in collect(ctx.client("rds"), "describe_db_clusters", "DBClusters")
     ]
 
 
+def get_db_cluster(ctx: SliceContext, ident: str) -> Item | None:
+    """One DescribeDBClusters."""
+    record = _described(
+        ctx, "describe_db_clusters", "DBClusters", "DBClusterIdentifier", ident,
+        ("DBClusterNotFoundFault", "DBClusterNotFound"), DBClusterIdentifier=ident,
+    )
+    return None if record is None else _cluster_item(ctx, record)
+
+
 def list_db_subnet_groups(ctx: SliceContext) -> list[Item]:
-    items = []
-    for record in collect(ctx.client("rds"), "describe_db_subnet_groups", "DBSubnetGroups"):
-        name = record["DBSubnetGroupName"]
-        configuration = {key: value for key, value in record.items() if key != "DBSubnetGroupArn"}
-        arn = record.get("DBSubnetGroupArn") or (
-            f"arn:{partition(ctx.client_region)}:rds:{ctx.region}:{ctx.account_id}:subgrp:{name}"
-        )
-        items.append(Item("rds.db_subnet_group", ctx.region, name, name, arn, configuration))
-    return items
+    return [
+        _subnet_group_item(ctx, record)
+        for record in collect(ctx.client("rds"), "describe_db_subnet_groups", "DBSubnetGroups")
+    ]
+
+
+def get_db_subnet_group(ctx: SliceContext, name: str) -> Item | None:
+    """One DescribeDBSubnetGroups."""
+    record = _described(
+        ctx, "describe_db_subnet_groups", "DBSubnetGroups", "DBSubnetGroupName", name,
+        ("DBSubnetGroupNotFoundFault", "DBSubnetGroupNotFound"), DBSubnetGroupName=name,
+    )
+    return None if record is None else _subnet_group_item(ctx, record)
 
 
 @dataclass(frozen=True)
@@ -134,27 +209,58 @@ def _restore_accounts(ctx: SliceContext, kind: _SnapshotKind, ident: str) -> lis
     return sorted(set(accounts))
 
 
+def _snapshot_item(ctx: SliceContext, kind: _SnapshotKind, record: dict[str, Any]) -> Item:
+    restore = _restore_accounts(ctx, kind, record[kind.id_key])
+    return _item(
+        ctx, kind.technology, record, kind.id_key, kind.arn_key, kind.arn_kind, RestoreAccounts=restore
+    )
+
+
 def _list_snapshots(ctx: SliceContext, kind: _SnapshotKind) -> list[Item]:
     """Every manual snapshot of the region; the per-snapshot attribute reads run on a small pool."""
     records = collect(ctx.client("rds"), kind.list_operation, kind.list_key, SnapshotType="manual")
-
-    def describe(record: dict[str, Any]) -> Item:
-        restore = _restore_accounts(ctx, kind, record[kind.id_key])
-        return _item(
-            ctx, kind.technology, record, kind.id_key, kind.arn_key, kind.arn_kind, RestoreAccounts=restore
-        )
-
     return describe_each(
-        describe, records, workers=SNAPSHOT_WORKERS, name="rds-snapshot", gone=kind.not_found
+        lambda record: _snapshot_item(ctx, kind, record),
+        records,
+        workers=SNAPSHOT_WORKERS,
+        name="rds-snapshot",
+        gone=kind.not_found,
     )
+
+
+def _get_snapshot(ctx: SliceContext, kind: _SnapshotKind, ident: str) -> Item | None:
+    """The listing's two calls for one snapshot. ``SnapshotType="manual"`` keeps the listing's
+    scope: an automated snapshot of that name is not an item (an empty answer)."""
+    record = _described(
+        ctx, kind.list_operation, kind.list_key, kind.id_key, ident, kind.not_found,
+        **{kind.id_key: ident, "SnapshotType": "manual"},
+    )
+    if record is None:
+        return None
+    try:
+        return _snapshot_item(ctx, kind, record)
+    except ClientError as exc:
+        if is_error(exc, *kind.not_found):
+            return None
+        raise
 
 
 def list_db_snapshots(ctx: SliceContext) -> list[Item]:
     return _list_snapshots(ctx, _DB_SNAPSHOT)
 
 
+def get_db_snapshot(ctx: SliceContext, ident: str) -> Item | None:
+    """DescribeDBSnapshots and DescribeDBSnapshotAttributes."""
+    return _get_snapshot(ctx, _DB_SNAPSHOT, ident)
+
+
 def list_db_cluster_snapshots(ctx: SliceContext) -> list[Item]:
     return _list_snapshots(ctx, _DB_CLUSTER_SNAPSHOT)
+
+
+def get_db_cluster_snapshot(ctx: SliceContext, ident: str) -> Item | None:
+    """DescribeDBClusterSnapshots and DescribeDBClusterSnapshotAttributes."""
+    return _get_snapshot(ctx, _DB_CLUSTER_SNAPSHOT, ident)
 
 
 def _member_status(*lists: str) -> tuple[str, ...]:
@@ -241,6 +347,7 @@ TECHNOLOGIES = (
         name="rds.db_instance",
         is_global=False,
         list_items=list_db_instances,
+        get_item=get_db_instance,
         description=(
             "RDS DB instances (also DocumentDB and Neptune): engine and version, class, public "
             "accessibility, endpoint, storage encryption and KMS key, IAM authentication, deletion "
@@ -258,6 +365,7 @@ TECHNOLOGIES = (
         name="rds.db_cluster",
         is_global=False,
         list_items=list_db_clusters,
+        get_item=get_db_cluster,
         description=(
             "RDS DB clusters (Aurora, Multi-AZ DB clusters, DocumentDB, Neptune): engine, endpoints, "
             "members, public accessibility, storage encryption, IAM authentication, deletion protection, "
@@ -275,6 +383,7 @@ TECHNOLOGIES = (
         name="rds.db_snapshot",
         is_global=False,
         list_items=list_db_snapshots,
+        get_item=get_db_snapshot,
         description=(
             "Manual RDS DB snapshots owned by the account: source instance, engine, encryption, "
             "tags, and RestoreAccounts (who may restore it; 'all' means public)."
@@ -291,6 +400,7 @@ TECHNOLOGIES = (
         name="rds.db_cluster_snapshot",
         is_global=False,
         list_items=list_db_cluster_snapshots,
+        get_item=get_db_cluster_snapshot,
         description=(
             "Manual RDS DB cluster snapshots owned by the account: source cluster, engine, encryption, "
             "tags, and RestoreAccounts (who may restore it; 'all' means public)."
@@ -307,6 +417,7 @@ TECHNOLOGIES = (
         name="rds.db_subnet_group",
         is_global=False,
         list_items=list_db_subnet_groups,
+        get_item=get_db_subnet_group,
         description=(
             "RDS DB subnet groups (also DocumentDB and Neptune): description, VPC, subnets with their "
             "availability zones and Outposts, supported network types (IPv4 / dual-stack)."

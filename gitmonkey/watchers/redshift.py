@@ -24,15 +24,19 @@ AWS added since):
   ``LoggingPublishStatus.S3Tables.LastIngestionTimes``;
 - placement that a node replacement or a Multi-AZ failover changes: ``ClusterNodes`` (node IP
   addresses; ``NumberOfNodes`` is kept), ``AvailabilityZone``, ``MultiAZSecondary``.
+
+One cluster is read again (``get_item``) with one DescribeClusters given its identifier.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import collect, partition, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import collect, is_error, partition, tags_dict
 
 
 def _item(ctx: SliceContext, record: dict[str, Any]) -> Item:
@@ -46,6 +50,27 @@ def _item(ctx: SliceContext, record: dict[str, Any]) -> Item:
 def list_clusters(ctx: SliceContext) -> list[Item]:
     """Every provisioned cluster of the region (Redshift Serverless workgroups are another API)."""
     return [_item(ctx, record) for record in collect(ctx.client("redshift"), "describe_clusters", "Clusters")]
+
+
+class IdentifierMismatchError(RuntimeError):
+    """DescribeClusters given one identifier answered for another: Redshift folds identifiers to
+    lower case, so ``MyCluster`` reads as ``mycluster``, which is not the item asked for."""
+
+
+def get_cluster(ctx: SliceContext, ident: str) -> Item | None:
+    """The cluster ``ident``; None when Redshift says ClusterNotFound."""
+    try:
+        records = collect(ctx.client("redshift"), "describe_clusters", "Clusters", ClusterIdentifier=ident)
+    except ClientError as exc:
+        if is_error(exc, "ClusterNotFound", "ClusterNotFoundFault"):
+            return None
+        raise
+    if not records:
+        return None
+    found = [record.get("ClusterIdentifier") for record in records]
+    if found != [ident]:
+        raise IdentifierMismatchError(f"DescribeClusters for {ident!r} answered {found}")
+    return _item(ctx, records[0])
 
 
 _EPHEMERAL = (
@@ -95,6 +120,7 @@ TECHNOLOGIES = (
         name="redshift.cluster",
         is_global=False,
         list_items=list_clusters,
+        get_item=get_cluster,
         description=(
             "Redshift provisioned clusters: VPC, subnet group and VPC security groups, public "
             "accessibility and endpoint, encryption and KMS key, enhanced VPC routing, automated and "

@@ -23,6 +23,11 @@ when someone changes it.
 A zone deleted between the two calls (``NoSuchHostedZone``) is skipped, so its records are recorded
 as deleted. Route 53's API allows five requests per second per account, so zones are read one
 after the other.
+
+There is no ``get_item``: the event map reads the whole slice again on every Route 53 event (a
+ChangeResourceRecordSets names records as the caller spelt them, not as the ids spell them), and
+a read of one record set would rest on ListResourceRecordSets' ordering from StartRecordName for
+escaped and wildcard names, where a miss would read as a deletion.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect, is_error, partition
 
 ZONE_GONE = ("NoSuchHostedZone",)

@@ -26,6 +26,12 @@ TLDs require, are hashed). Security Monkey kept the admin and registrant contact
 Route 53 Domains has no ARN (IAM cannot name a domain), so the item's ARN is empty. A domain that
 GetDomainDetail no longer knows (``InvalidInput``) is skipped only if a second ListDomains no longer
 lists it (transferred out or deleted since the first listing); otherwise the read fails.
+
+One domain is read again (``get_item``) with ListDomains filtered on names beginning with the
+domain's (its ``TransferLock`` is in the listing only; the exact name is picked, so
+``example.com.au`` is not taken for ``example.com``) and GetDomainDetail: two calls, three when
+GetDomainDetail says InvalidInput and the filtered listing is read again, as the listing does. A
+domain that the filtered ListDomains does not list is not registered in the account.
 """
 
 from __future__ import annotations
@@ -35,8 +41,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect, describe_each, is_error
 
 DETAIL_WORKERS = 2  # the API allows five requests per second per account
@@ -75,8 +81,25 @@ def _item(summary: dict[str, Any], detail: dict[str, Any], region: str) -> Item:
     return Item("route53domains.domain", region, name, name, "", configuration)
 
 
-def _summaries(ctx: SliceContext) -> list[dict[str, Any]]:
-    return collect(ctx.client("route53domains"), "list_domains", "Domains", PaginationConfig=LIST_PAGE)
+def _summaries(ctx: SliceContext, **params: Any) -> list[dict[str, Any]]:
+    return collect(
+        ctx.client("route53domains"), "list_domains", "Domains", PaginationConfig=LIST_PAGE, **params
+    )
+
+
+def _summary(ctx: SliceContext, name: str) -> dict[str, Any] | None:
+    """``name``'s ListDomains entry, from the domains whose name begins with it."""
+    beginning = [{"Name": "DomainName", "Operator": "BEGINS_WITH", "Values": [name]}]
+    entries = [entry for entry in _summaries(ctx, FilterConditions=beginning) if entry["DomainName"] == name]
+    if len(entries) > 1:
+        raise ValueError(f"ListDomains listed {name!r} {len(entries)} times")
+    return entries[0] if entries else None
+
+
+def _describe(ctx: SliceContext, summary: dict[str, Any]) -> Item:
+    detail = ctx.client("route53domains").get_domain_detail(DomainName=summary["DomainName"])
+    detail.pop("ResponseMetadata", None)
+    return _item(summary, detail, ctx.region)
 
 
 def list_domains(ctx: SliceContext) -> list[Item]:
@@ -86,17 +109,14 @@ def list_domains(ctx: SliceContext) -> list[Item]:
     lock = threading.Lock()
 
     def describe(summary: dict[str, Any]) -> Item | None:
-        name = summary["DomainName"]
         try:
-            detail = ctx.client("route53domains").get_domain_detail(DomainName=name)
+            return _describe(ctx, summary)
         except ClientError as exc:
             if not is_error(exc, *UNKNOWN_DOMAIN):
                 raise
             with lock:
-                unknown[name] = exc
+                unknown[summary["DomainName"]] = exc
             return None
-        detail.pop("ResponseMetadata", None)
-        return _item(summary, detail, ctx.region)
 
     items = describe_each(describe, summaries, workers=DETAIL_WORKERS, name="route53domains-domain")
     if unknown:
@@ -106,6 +126,19 @@ def list_domains(ctx: SliceContext) -> list[Item]:
             if name in still_listed:
                 raise exc
     return items
+
+
+def get_domain(ctx: SliceContext, name: str) -> Item | None:
+    summary = _summary(ctx, name)
+    if summary is None:
+        return None
+    try:
+        return _describe(ctx, summary)
+    except ClientError as exc:
+        # InvalidInput also means a malformed request: only a domain no longer listed is gone.
+        if is_error(exc, *UNKNOWN_DOMAIN) and _summary(ctx, name) is None:
+            return None
+        raise
 
 
 _SECRET = tuple(
@@ -120,6 +153,7 @@ TECHNOLOGIES = (
         name="route53domains.domain",
         is_global=True,
         list_items=list_domains,
+        get_item=get_domain,
         description=(
             "Domains registered with Route 53: transfer lock and other EPP locks, auto-renew, "
             "expiration date, WHOIS privacy per contact, name servers and glue records, DNSSEC "

@@ -22,15 +22,28 @@ reads them.
 
 An identity deleted between the listing and its GetEmailIdentity (``NotFoundException``) is
 skipped. ListEmailIdentities has no botocore paginator; its NextToken is followed here.
+
+One identity is read again (``get_item``) with ListEmailIdentities (one call per 1,000 identities
+of the region: it alone says ``SendingEnabled``, and it has no filter) and its GetEmailIdentity. An
+identity it does not list, or that GetEmailIdentity says NotFoundException for, does not exist.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
+from botocore.exceptions import ClientError
+
 from gitmonkey.model import Item, Technology
-from gitmonkey.watchers._common import decode_policy, describe_each, follow_tokens, partition, tags_dict
+from gitmonkey.read.aws import SliceContext
+from gitmonkey.watchers._common import (
+    decode_policy,
+    describe_each,
+    follow_tokens,
+    is_error,
+    partition,
+    tags_dict,
+)
 
 IDENTITY_WORKERS = 2  # SES throttles its management API at a few requests per second
 PAGE_SIZE = 1000
@@ -68,11 +81,26 @@ def list_identities(ctx: SliceContext) -> list[Item]:
     )
 
 
+def get_identity(ctx: SliceContext, identity: str) -> Item | None:
+    entries = [entry for entry in list_identity_entries(ctx) if entry.get("IdentityName") == identity]
+    if not entries:
+        return None
+    if len(entries) > 1:
+        raise ValueError(f"ListEmailIdentities listed {identity!r} {len(entries)} times")
+    try:
+        return _describe(ctx, entries[0])
+    except ClientError as exc:
+        if is_error(exc, *IDENTITY_GONE):
+            return None
+        raise
+
+
 TECHNOLOGIES = (
     Technology(
         name="ses.identity",
         is_global=False,
         list_items=list_identities,
+        get_item=get_identity,
         description=(
             "SES email identities (addresses and domains): verification status, sending enabled, "
             "sending-authorization policies (decoded), DKIM signing and status, custom MAIL FROM "
