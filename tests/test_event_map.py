@@ -128,6 +128,16 @@ events:
             "transform: expected one of",
         ),
         (
+            "source: ec2.amazonaws.com\nevents: [{names: [X], technology: ec2.instance, ids: a,"
+            " lowercase: yes-ish}]",
+            "lowercase: expected true or false",
+        ),
+        (
+            "source: ec2.amazonaws.com\nevents: [{names: [X], technology: ec2.instance, slice: true,"
+            " lowercase: true}]",
+            "lowercase: expected true or false, with ids",
+        ),
+        (
             "source: ec2.amazonaws.com\nevents: [{names: [X], technology: ec2.instance, ids: a, extra: 1}]",
             "unknown key 'extra'",
         ),

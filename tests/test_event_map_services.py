@@ -75,12 +75,6 @@ LB_ARN = arn("elasticloadbalancing", "loadbalancer/app/web/50dc6c495c0c9188")
 LISTENER_ARN = arn("elasticloadbalancing", "listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2")
 CERT_ARN = arn("acm", "certificate/fedcba98-7654-3210-fedc-ba9876543210")
 CERT_ID = "fedcba98-7654-3210-fedc-ba9876543210"
-RDS_TAG_SLICES = [
-    T("rds.db_instance"),
-    T("rds.db_cluster"),
-    T("rds.db_snapshot"),
-    T("rds.db_cluster_snapshot"),
-]
 
 CASES: list[tuple[str, dict[str, Any], list[Target]]] = [
     # --- RDS instances
@@ -305,13 +299,34 @@ CASES: list[tuple[str, dict[str, Any], list[Target]]] = [
         [T("rds.db_subnet_group", "private")],
     ),
     (
-        "rds tags: resource named by ARN, every tagged technology's slice",
+        "rds tags: the instance named by its ARN",
         event(
             "rds",
             "AddTagsToResource",
-            {"resourceName": arn("rds", "db:db1"), "tags": [{"key": "env", "value": "prod"}]},
+            {"resourceName": arn("rds", "db:DB1"), "tags": [{"key": "env", "value": "prod"}]},
         ),
-        RDS_TAG_SLICES,
+        [T("rds.db_instance", "db1")],
+    ),
+    (
+        "rds tags: a cluster by its ARN",
+        event("rds", "RemoveTagsFromResource",
+              {"resourceName": arn("rds", "cluster:aurora"), "tagKeys": ["a"]}),
+        [T("rds.db_cluster", "aurora")],
+    ),
+    (
+        "rds tags: a snapshot",
+        event("rds", "AddTagsToResource", {"resourceName": arn("rds", "snapshot:nightly"), "tags": []}),
+        [T("rds.db_snapshot", "nightly")],
+    ),
+    (
+        "rds tags: a cluster snapshot",
+        event("rds", "AddTagsToResource", {"resourceName": arn("rds", "cluster-snapshot:c1"), "tags": []}),
+        [T("rds.db_cluster_snapshot", "c1")],
+    ),
+    (
+        "rds tags: a parameter group is no watched item",
+        event("rds", "AddTagsToResource", {"resourceName": arn("rds", "pg:custom"), "tags": []}),
+        [],
     ),
     # --- Redshift
     (
@@ -349,9 +364,15 @@ CASES: list[tuple[str, dict[str, Any], list[Target]]] = [
         [T("redshift.cluster", "dwh")],
     ),
     (
-        "redshift tags: ARN, the slice",
-        event("redshift", "CreateTags", {"resourceName": arn("redshift", "cluster:dwh"), "tags": []}),
-        [T("redshift.cluster")],
+        "redshift tags: the cluster named by its ARN",
+        event("redshift", "CreateTags", {"resourceName": arn("redshift", "cluster:DWH"), "tags": []}),
+        [T("redshift.cluster", "dwh")],
+    ),
+    (
+        "redshift tags: a snapshot is no watched item",
+        event("redshift", "DeleteTags",
+              {"resourceName": arn("redshift", "snapshot:dwh/s1"), "tagKeys": []}),
+        [],
     ),
     # --- classic ELB
     (

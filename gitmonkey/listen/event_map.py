@@ -27,6 +27,8 @@ queue URL -> the queue name); ``transform: arn-resource`` keeps an ARN's resourc
 (``arn:aws:lambda:r:a:function:name[:alias]`` -> ``name``) and keeps a value that is not an ARN;
 ``transform: load-balancer-name`` reads the name of an ELBv2 load balancer from its ARN or the ARN of
 one of its listeners or rules (``listener/app/NAME/...``), and nothing from other ARNs.
+``lowercase: true`` lower-cases the ids after the transform, for services that store identifiers in
+lower case whatever the caller typed (RDS, Redshift): the request's spelling is not the item's id.
 
 ``load_event_map`` validates every file (schema, known technologies, compiled expressions, no
 (source, name) claimed twice for one technology) and raises ``EventMapError`` naming the file and the
@@ -47,7 +49,7 @@ from gitmonkey import yamlio
 
 TRANSFORMS = ("last-segment", "arn-resource", "arn-name-after-type", "load-balancer-name")
 _LOAD_BALANCER_RESOURCES = ("loadbalancer", "listener", "listener-rule")
-_ENTRY_KEYS = {"names", "technology", "ids", "by_prefix", "slice", "transform", "note"}
+_ENTRY_KEYS = {"names", "technology", "ids", "by_prefix", "slice", "transform", "lowercase", "note"}
 
 
 class EventMapError(ValueError):
@@ -64,6 +66,7 @@ class EventRule:
     by_prefix: tuple[tuple[str, str], ...] = ()
     slice: bool = False
     transform: str = ""
+    lowercase: bool = False
     where: str = ""
 
 
@@ -98,6 +101,8 @@ class EventMap:
                 continue
             for value in _strings(rule.ids.search(event)):
                 value = _transform(value, rule.transform)
+                if rule.lowercase:
+                    value = value.lower()
                 if not value:
                     continue
                 technology = rule.technology or next(
@@ -209,6 +214,9 @@ def _read_entry(where: str, source: str, entry: Any, known: set[str]) -> EventRu
     transform = entry.get("transform", "")
     if transform and transform not in TRANSFORMS:
         raise EventMapError(f"{where}: transform: expected one of {list(TRANSFORMS)}, got {transform!r}")
+    lowercase = entry.get("lowercase", False)
+    if not isinstance(lowercase, bool) or (lowercase and is_slice):
+        raise EventMapError(f"{where}: lowercase: expected true or false, with ids")
     compiled = None
     if not is_slice:
         expression = entry.get("ids")
@@ -226,5 +234,6 @@ def _read_entry(where: str, source: str, entry: Any, known: set[str]) -> EventRu
         by_prefix=tuple(sorted(by_prefix.items())),
         slice=is_slice,
         transform=transform,
+        lowercase=lowercase,
         where=where,
     )
