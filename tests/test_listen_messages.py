@@ -186,6 +186,8 @@ def test_principals_of_every_identity_type_are_safe_single_lines() -> None:
         "autoscaling.amazonaws.com"
     )
     assert principal_of({"type": "IAMUser", "userName": "carol"}).name == "carol"
+    # KMS's own DeleteKey at the end of the waiting period: no type, only the account and invokedBy
+    assert principal_of({"accountId": ACCOUNT_ID, "invokedBy": "AWS Internal"}).name == "AWS Internal"
     hostile = principal_of(
         {
             "type": "IAMUser",

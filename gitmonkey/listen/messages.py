@@ -89,7 +89,8 @@ def principal_of(identity: Any) -> Principal:
         name = "/".join(resource.split("/")[1:3]) or arn
     elif kind == "Root":
         name = "root"
-    elif kind == "AWSService":
+    elif kind == "AWSService" or (not kind and identity.get("invokedBy")):
+        # KMS logs the end of a key's deletion waiting period with only {accountId, invokedBy}
         name = clean_text(identity.get("invokedBy"), 128) or "aws-service"
     else:
         name = (
