@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -139,6 +140,19 @@ def push_after_sync(repo: AccountRepository, account: AccountConfig) -> None:
             f"push of {repo.path} to {redact_url(account.remote)} was refused; local commits kept, the next "
             f"sync pulls and pushes again: {redact_text((pushed.stderr or pushed.stdout).strip())}"
         )
+
+
+def push_reporting(repo: AccountRepository, account: AccountConfig, say: Callable[[str], None]) -> str | None:
+    """Push after a store (sync or listen) if the account has a remote; never raises: the error's
+    text, said and returned, or None (the commits stay local and the next run pushes them)."""
+    if not account.remote:
+        return None
+    try:
+        push_after_sync(repo, account)
+    except Exception as exc:
+        say(f"{account.name}: push to {redact_url(account.remote)} failed: {exc}")
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _is_ancestor(repo: AccountRepository, ancestor: str, descendant: str) -> bool:

@@ -254,12 +254,9 @@ def after_store(
         log.exception("audit after events failed")
         result["audit_error"] = f"{type(exc).__name__}: {exc}"
         say(f"{account.name}: audit failed (the next run audits from the last audited commit): {exc}")
-    if account.remote:
-        from gitmonkey.remote import push_after_sync, redact_url
+    from gitmonkey.remote import push_reporting
 
-        try:
-            push_after_sync(repo, account)
-        except Exception as exc:
-            result["push_error"] = f"{type(exc).__name__}: {exc}"
-            say(f"{account.name}: push to {redact_url(account.remote)} failed: {exc}")
+    pushed = push_reporting(repo, account, say)
+    if pushed is not None:
+        result["push_error"] = pushed
     return result

@@ -98,12 +98,9 @@ def run(
         say(f"{account.name}: audit failed (the next sync audits from the last audited commit): {exc}")
         # The sync's own events (failed and stale slices) still reach people.
         result["notifications"] = hand_to_notifier(repo, config, account, None, None, extra)
-    if account.remote:
-        try:
-            from gitmonkey.remote import push_after_sync, redact_url
+    from gitmonkey.remote import push_reporting
 
-            push_after_sync(repo, account)
-        except Exception as exc:
-            result["push_error"] = f"{type(exc).__name__}: {exc}"
-            say(f"{account.name}: push to {redact_url(account.remote)} failed: {exc}")
+    pushed = push_reporting(repo, account, say)
+    if pushed is not None:
+        result["push_error"] = pushed
     return result
