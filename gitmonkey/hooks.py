@@ -424,7 +424,7 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
         repo = AccountRepository.open(
             repo_path, committer_name=config.committer_name, committer_email=config.committer_email
         )
-        with repo.lock():
+        with repo.lock(by="hook"):
             audit_and_notify(repo, config, account, old, new, [])
     except RepositoryLocked as exc:
         record_pending(state_dir, old, new, f"locked: {exc}")

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -278,6 +279,35 @@ def test_lock_is_exclusive_and_names_its_holder(repo):
         assert (repo.state_dir / "sync.lock").exists()
     with repo.lock():
         pass
+
+
+def test_a_sync_waits_for_a_listener_holding_the_lock_but_not_for_another_sync(repo):
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold(by: str) -> None:
+        with repo.lock(by=by):
+            held.set()
+            release.wait(10)
+
+    for by, waits in (("listen", True), ("sync", False)):
+        held.clear()
+        release.clear()
+        holder = threading.Thread(target=hold, args=(by,))
+        holder.start()
+        held.wait(5)
+        assert f'"by": "{by}"' in (repo.state_dir / "sync.lock").read_text()
+        threading.Timer(0.5, release.set).start()
+        if waits:
+            with repo.lock(wait_for=("listen",), wait_seconds=10):
+                assert release.is_set(), "acquired only once the listener let go"
+        else:
+            with pytest.raises(RepositoryLocked, match=r"locked by another run \(sync: pid"), repo.lock(
+                wait_for=("listen",), wait_seconds=10
+            ):
+                pass
+            assert not release.is_set(), "another sync is not waited for"
+        holder.join()
 
 
 LOCK_HOLDER = textwrap.dedent(

@@ -71,7 +71,7 @@ def audit(everything: bool, account: str | None, output_format: str, config_path
     for acct in _accounts(config, account):
         repo = _open(config, acct)
         try:
-            with repo.lock():
+            with repo.lock(by="audit"):
                 if everything:
                     # The audited-head marker, pending ranges and owed audit commits are left
                     # to the hooks and syncs: they still owe the item events and any issue

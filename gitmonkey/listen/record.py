@@ -108,7 +108,7 @@ def record_account(
         repo = AccountRepository.open(
             path, create=False, committer_name=config.committer_name, committer_email=config.committer_email
         )
-        with repo.lock():
+        with repo.lock(by="listen"):
             repo.recover()
             _record(repo, config, account, reads, technologies, session, run_id, outcome,
                     receive_counts or {}, create_retries, now or datetime.now(UTC), say)

@@ -143,10 +143,15 @@ class AccountRepository:
         """Run ``git args...`` in the repository with the bot's identity; return stdout as text."""
         return self._run(args, input=input).stdout.decode("utf-8", "surrogateescape")
 
-    def lock(self) -> AbstractContextManager[None]:
-        """The sync lock (``.git/gitmonkey/sync.lock``); raises :class:`RepositoryLocked` at once if held."""
+    def lock(
+        self, *, by: str = "sync", wait_for: tuple[str, ...] = (), wait_seconds: float = 0.0
+    ) -> AbstractContextManager[None]:
+        """The sync lock (``.git/gitmonkey/sync.lock``), held ``by`` a kind of run; raises
+        :class:`RepositoryLocked` at once if held, unless by one of ``wait_for`` (waited for up to
+        ``wait_seconds``)."""
         self.state_dir.mkdir(exist_ok=True)
-        return SyncLock(self.state_dir / "sync.lock", label=f"repository {self.path}")
+        return SyncLock(self.state_dir / "sync.lock", label=f"repository {self.path}", by=by,
+                        wait_for=wait_for, wait_seconds=wait_seconds)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -35,6 +35,9 @@ MASS_DELETE_MIN_ITEMS = 10
 # recorded in the state file, where it would look like a region that is forever stale.
 UNKNOWN_REGIONS = "*"
 MASS_DELETE_FRACTION = 0.5
+# `gitmonkey listen` holds an account's lock for a batch's reads and commits (seconds): a sync
+# waits for it rather than fail; another sync holding the lock fails the account at once.
+LISTENER_WAIT_SECONDS = 120.0
 
 Progress = Callable[[str], None]
 
@@ -263,7 +266,7 @@ def run_sync(
                     committer_name=config.committer_name,
                     committer_email=config.committer_email,
                 )
-                stack.enter_context(run.repo.lock())
+                stack.enter_context(run.repo.lock(wait_for=("listen",), wait_seconds=LISTENER_WAIT_SECONDS))
                 repaired = run.repo.recover()
                 run.key = secret_key(run.repo.state_dir)
             except (RepositoryError, OSError, ValueError) as exc:
