@@ -36,6 +36,13 @@ DEFAULT_REPOS_DIR = "accounts"
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 20.0
+DEFAULT_ORGANIZATION_ROLE = "OrganizationAccountAccessRole"
+DEFAULT_ACCOUNT_NAME = "{name}"
+# An organization's accounts in these states are synced unless ``organization.statuses`` says otherwise.
+DEFAULT_ORGANIZATION_STATUSES = ("ACTIVE",)
+# The placeholders of organization.account_name and organization.remote.
+TEMPLATE_FIELDS = ("name", "id")
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 
 
 class ConfigError(Exception):
@@ -95,6 +102,63 @@ class IgnoreRule:
 
 
 @dataclass(frozen=True)
+class OrganizationManagement:
+    """The account the organization is read from: its management account or a delegated
+    administrator, with the credentials to read it (as an account's: profile, role, endpoint)."""
+
+    id: str
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    """One entry of ``organization.include`` / ``exclude``: it matches an account when every key it
+    sets matches (globs, case-sensitive). ``ou`` is an OU path (``/Root/Prod/**``, see
+    ``gitmonkey.organization.filters``), ``tag`` is ``Key=ValueGlob``, ``name`` and ``id`` the
+    account's AWS name and id."""
+
+    ou: str | None = None
+    tag: str | None = None
+    name: str | None = None
+    id: str | None = None
+
+    def describe(self) -> str:
+        """``ou: /Root/Sandbox/**, tag: env=dev*``, as written in the config."""
+        return ", ".join(f"{key}: {value}" for key, value in
+                         (("ou", self.ou), ("tag", self.tag), ("name", self.name), ("id", self.id)) if value)
+
+
+@dataclass(frozen=True)
+class OrganizationConfig:
+    """``organization:``: discover the accounts to sync from an AWS Organization.
+
+    Loading the config never calls AWS: ``gitmonkey.organization.discover_accounts`` does, when a
+    command asks for it. Every discovered account gets ``regions``, ``endpoint_url``, and the role
+    ``arn:<partition>:iam::<id>:role/<role_name>`` (with ``external_id``) assumed with the
+    management credentials; the management account itself is read with its own credentials.
+    """
+
+    management: OrganizationManagement
+    role_name: str = DEFAULT_ORGANIZATION_ROLE
+    external_id: str | None = None
+    regions: tuple[str, ...] | None = None
+    endpoint_url: str | None = None
+    include: tuple[AccountFilter, ...] = ()
+    exclude: tuple[AccountFilter, ...] = ()
+    statuses: tuple[str, ...] = DEFAULT_ORGANIZATION_STATUSES
+    account_name: str = DEFAULT_ACCOUNT_NAME
+    remote: str | None = None
+
+    @property
+    def management_endpoint_url(self) -> str | None:
+        """Where the management account's calls go: its own ``endpoint_url``, else the organization's."""
+        return self.management.endpoint_url or self.endpoint_url
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     repos_dir: Path
@@ -112,6 +176,8 @@ class Config:
     notifications: dict[str, Any] = field(default_factory=dict)
     attribution: dict[str, Any] = field(default_factory=dict)
     events: dict[str, Any] = field(default_factory=dict)
+    workers: dict[str, Any] = field(default_factory=dict)
+    organization: OrganizationConfig | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     def account(self, name_or_id: str) -> AccountConfig:
@@ -234,7 +300,7 @@ def config_from_dict(raw: Any, path: Path, *, validate: bool = True) -> Config:
             endpoint_url=a.get("endpoint_url"),
             remote=a.get("remote"),
         )
-        for a in raw["accounts"]
+        for a in raw.get("accounts") or ()
     )
     committer = raw.get("committer", {})
     return Config(
@@ -254,8 +320,38 @@ def config_from_dict(raw: Any, path: Path, *, validate: bool = True) -> Config:
         notifications=raw.get("notifications", {}),
         attribution=raw.get("attribution", {}),
         events=raw.get("events", {}),
+        workers=raw.get("workers", {}),
+        organization=_organization(raw["organization"]) if raw.get("organization") else None,
         raw=raw,
     )
+
+
+def _organization(raw: dict[str, Any]) -> OrganizationConfig:
+    management = raw["management"]
+    return OrganizationConfig(
+        management=OrganizationManagement(
+            id=management["id"],
+            profile=management.get("profile"),
+            role_arn=management.get("role_arn"),
+            external_id=management.get("external_id"),
+            endpoint_url=management.get("endpoint_url"),
+        ),
+        role_name=raw.get("role_name", DEFAULT_ORGANIZATION_ROLE),
+        external_id=raw.get("external_id"),
+        regions=tuple(raw["regions"]) if raw.get("regions") else None,
+        endpoint_url=raw.get("endpoint_url"),
+        include=tuple(AccountFilter(**entry) for entry in raw.get("include") or ()),
+        exclude=tuple(AccountFilter(**entry) for entry in raw.get("exclude") or ()),
+        statuses=tuple(raw.get("statuses") or DEFAULT_ORGANIZATION_STATUSES),
+        account_name=raw.get("account_name", DEFAULT_ACCOUNT_NAME),
+        remote=raw.get("remote"),
+    )
+
+
+def render_template(template: str, **values: str) -> str:
+    """``template`` with each ``{field}`` of ``TEMPLATE_FIELDS`` replaced (the config validated that
+    it holds no other ``{...}``)."""
+    return _TEMPLATE_FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -264,6 +360,7 @@ _PACKAGE = Path(__file__).resolve().parent
 SECTION_SCHEMAS = {
     "audit": _PACKAGE / "audit" / "config.schema.json",
     "notifications": _PACKAGE / "notify" / "config.schema.json",
+    "workers": _PACKAGE / "distributed" / "config.schema.json",
 }
 _SECRET_WORDS = re.compile(r"password|passwd|secret|token|api_?key", re.IGNORECASE)
 _SECRET_SAFE_SUFFIXES = ("_env", "_file")
@@ -311,7 +408,7 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, dict):
-        return "a mapping"
+        return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
         return "an empty list" if not value else "a list"
     text = repr(value) if isinstance(value, str) else str(value)
@@ -374,6 +471,9 @@ def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
     listed = raw.get("accounts") if isinstance(raw.get("accounts"), list) else []
     accounts = [a for a in listed if isinstance(a, dict)]
     problems: list[Problem] = []
+    if "accounts" not in raw and "organization" not in raw:
+        # The schema cannot say "one of them"; accounts may be left out only for an organization.
+        problems.append(_problem((), "missing required key 'accounts'"))
     for key, fold in (("name", str.lower), ("id", str)):
         first: dict[str, int] = {}
         for index, account in enumerate(listed):
@@ -389,7 +489,12 @@ def _semantic_problems(raw: dict[str, Any]) -> list[Problem]:
             else:
                 first[fold(value)] = index
     problems += _technology_problems(raw)
-    problems += _ignore_account_problems(raw, accounts)
+    if not isinstance(raw.get("organization"), dict):
+        # With an organization, the accounts an ignore rule names may be discovered ones, which
+        # loading the config does not know (it never calls AWS).
+        problems += _ignore_account_problems(raw, accounts)
+    else:
+        problems += _organization_problems(raw["organization"])
     if isinstance(raw.get("notifications"), dict):
         problems += _inline_secrets(raw["notifications"], ("notifications",))
     return problems
@@ -438,6 +543,29 @@ def _ignore_account_problems(raw: dict[str, Any], accounts: list[dict[str, Any]]
             where = ("ignore", index, "account")
             names = ", ".join(str(a.get("name")) for a in accounts)
             problems.append(_problem(where, f"{pattern!r} matches no account (accounts: {names})"))
+    return problems
+
+
+def _organization_problems(organization: dict[str, Any]) -> list[Problem]:
+    """Templates may only use ``{name}`` and ``{id}``; an account name template must use one of
+    them, or every account would get the same name (and all but one a suffix)."""
+    problems = []
+    for key in ("account_name", "remote"):
+        template = organization.get(key)
+        if not isinstance(template, str):
+            continue
+        where = ("organization", key)
+        unknown = sorted({f for f in _TEMPLATE_FIELD.findall(template) if f not in TEMPLATE_FIELDS})
+        known = ", ".join(f"{{{f}}}" for f in TEMPLATE_FIELDS)
+        if unknown:
+            names = ", ".join(f"{{{f}}}" for f in unknown)
+            problems.append(_problem(where, f"unknown placeholder {names} in {template!r} (known: {known})"))
+        elif "{" in _TEMPLATE_FIELD.sub("", template) or "}" in _TEMPLATE_FIELD.sub("", template):
+            problems.append(_problem(where, f"unbalanced brace in {template!r} (placeholders: {known})"))
+        elif key == "account_name" and not _TEMPLATE_FIELD.search(template):
+            problems.append(_problem(where, (
+                f"{template!r} has no placeholder: every account would get the same name; use {known}"
+            )))
     return problems
 
 

@@ -60,6 +60,8 @@ from tests.broken_endpoint import (
 from tests.helpers import git
 from tests.test_watchers_accessanalyzer import GARBLE_STAND_INS as ACCESS_ANALYZER_ANSWERS
 from tests.test_watchers_ec2_account import EC2_ACCOUNT_ANSWERS
+from tests.test_watchers_organizations import GARBLE_OPERATIONS as ORGANIZATIONS_OPERATIONS
+from tests.test_watchers_organizations import GARBLE_SEEDS as ORGANIZATIONS_SEEDS
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -942,6 +944,8 @@ SEEDS: dict[str, Seed] = {
         ),
     ),
     "sqs.queue": Seed(seed_sqs, ("sqs:ListQueues", "sqs:GetQueueAttributes", "sqs:ListQueueTags")),
+    # organizations.account, .unit, .policy: an organization managed by the seeding account.
+    **{name: Seed(seed, ORGANIZATIONS_OPERATIONS[name]) for name, seed in ORGANIZATIONS_SEEDS.items()},
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from gitmonkey.cli.common import EXIT_CONFIG, config_option, echo_json, fail, format_option, load
+from gitmonkey.cli.common import EXIT_CONFIG, EXIT_ERROR, config_option, echo_json, fail, format_option, load
 from gitmonkey.config import ConfigError
 
 
@@ -45,12 +47,32 @@ def sync(config_path, accounts, technologies, regions, allow_mass_delete, progre
       gitmonkey sync
       gitmonkey sync --account prod --technology 'iam.*' --format json
 
-    Exit codes: 0 all slices synced, 1 error before syncing (lock held), 2 bad
-    configuration, 3 some slices failed (the others were recorded).
+    Exit codes: 0 all slices synced, 1 error before syncing (lock held, the
+    organization could not be read), 2 bad configuration, 3 some slices failed
+    (the others were recorded).
+
+    With `organization:` in the config, the organization's accounts are
+    discovered first (see `gitmonkey accounts`); the skipped ones are listed in
+    the summary. If the organization cannot be read, the `accounts:` entries
+    are synced all the same and the exit code is 1.
     """
     from gitmonkey.sync import render_summary, run_sync
 
     config = load(config_path)
+    organization: dict[str, Any] | None = None
+    if config.organization is not None:
+        from gitmonkey.organization import OrganizationDiscoveryError, discover_accounts
+        from gitmonkey.organization.report import sync_summary
+
+        try:
+            discovery = discover_accounts(config)
+        except OrganizationDiscoveryError as exc:
+            # A configured account never disappears because the organization could not be read.
+            click.echo(f"gitmonkey: {exc}; syncing the accounts: entries only", err=True)
+            organization = sync_summary(None, str(exc))
+        else:
+            config = dataclasses.replace(config, accounts=discovery.accounts)
+            organization = sync_summary(discovery)
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
         report = run_sync(
@@ -64,10 +86,14 @@ def sync(config_path, accounts, technologies, regions, allow_mass_delete, progre
     except ConfigError as exc:
         fail(f"config error: {exc}", EXIT_CONFIG)
     if output_format == "json":
-        echo_json(report.to_dict())
+        echo_json({**report.to_dict(), **({"organization": organization} if organization else {})})
     else:
         click.echo(render_summary(report))
-    sys.exit(report.exit_code)
+        for skipped in (organization or {}).get("skipped", []):
+            click.echo(f"skipped {skipped['name']} ({skipped['id']}): {skipped['reason']}")
+        if organization and organization["error"]:
+            click.echo(f"organization not read: {organization['error']}")
+    sys.exit(EXIT_ERROR if organization and organization["error"] else report.exit_code)
 
 
 @click.command()

@@ -38,8 +38,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import posture_item, read_if_supported
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect, posture_item, read_if_supported
 
 _FIELDS = (

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import call_or_absent, posture_item
 
 CONTACT_TYPES = ("BILLING", "OPERATIONS", "SECURITY")

@@ -24,8 +24,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import collect, is_error, posture_item
 
 _FIELDS = ("Status", "FindingPublishingFrequency", "ServiceRole", "DataSources", "Features", "Tags")

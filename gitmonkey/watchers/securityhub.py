@@ -19,8 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gitmonkey.read.aws import SliceContext
 from gitmonkey.model import Item, Technology
+from gitmonkey.read.aws import SliceContext
 from gitmonkey.watchers._common import is_error, posture_item
 
 _FIELDS = ("HubArn", "SubscribedAt", "AutoEnableControls", "ControlFindingGenerator")
