@@ -9,6 +9,7 @@ problem found is reported at once, each as ``key.path[index]: what was expected`
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import json
@@ -346,6 +347,58 @@ def _organization(raw: dict[str, Any]) -> OrganizationConfig:
         account_name=raw.get("account_name", DEFAULT_ACCOUNT_NAME),
         remote=raw.get("remote"),
     )
+
+
+KNOWN_ACCOUNTS_FILE = ".gitmonkey-organization.json"
+
+
+def override_account(discovered: AccountConfig, own: AccountConfig) -> AccountConfig:
+    """A discovered account with the ``accounts:`` entry of the same id applied: its name wins; its
+    ``regions``, ``endpoint_url`` and ``remote`` win when set; its credentials (``profile``,
+    ``role_arn``, ``external_id``, taken together) win when it sets any of them."""
+    own_credentials = any((own.profile, own.role_arn, own.external_id))
+    credentials = own if own_credentials else discovered
+    return AccountConfig(
+        name=own.name,
+        id=own.id,
+        regions=own.regions or discovered.regions,
+        profile=credentials.profile,
+        role_arn=credentials.role_arn,
+        external_id=credentials.external_id,
+        endpoint_url=own.endpoint_url or discovered.endpoint_url,
+        remote=own.remote or discovered.remote,
+    )
+
+
+def save_known_accounts(config: Config, accounts: tuple[AccountConfig, ...]) -> None:
+    """Keep the accounts a discovery gave in ``<repos_dir>/.gitmonkey-organization.json``, for the
+    commands that must not call AWS (hooks, status, audit, listen...; see ``with_known_accounts``)."""
+    from gitmonkey.store.state import atomic_write
+
+    data = {"accounts": [dataclasses.asdict(a) for a in accounts]}
+    config.repos_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(config.repos_dir / KNOWN_ACCOUNTS_FILE, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def with_known_accounts(config: Config) -> Config:
+    """``config`` with the organization's accounts the last discovery found (without calling AWS):
+    the ``accounts:`` entries as written, applied over the discovered account of the same id. A
+    config without ``organization:``, or no discovery yet, is returned as it is."""
+    if config.organization is None:
+        return config
+    try:
+        saved = json.loads((config.repos_dir / KNOWN_ACCOUNTS_FILE).read_text(encoding="utf-8"))
+        known = [
+            AccountConfig(**{**a, "regions": tuple(a["regions"]) if a.get("regions") else None})
+            for a in saved["accounts"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return config
+    own = {a.id for a in config.accounts}
+    by_id = {a.id: a for a in known}
+    merged = [override_account(by_id[a.id], a) if a.id in by_id else a for a in config.accounts]
+    merged += [a for a in known if a.id not in own]
+    return dataclasses.replace(config, accounts=tuple(merged))
 
 
 def render_template(template: str, **values: str) -> str:

@@ -403,7 +403,7 @@ def run_hook(name: str, repo_path: Path | None = None, config_path: str | None =
 
 
 def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
-    from gitmonkey.config import load_config
+    from gitmonkey.config import load_config, with_known_accounts
     from gitmonkey.store import AccountRepository, RepositoryLocked
 
     if name not in HOOK_NAMES:
@@ -419,7 +419,9 @@ def _run_hook(name: str, repo_path: Path, config_path: str | None) -> None:
         old = orig if orig and orig != new else old
     try:
         configured = config_path or _git(repo_path, "config", "--local", CONFIG_KEY, check=False)
-        config = load_config(configured or None, validation_cache=state_dir / "validated.json")
+        config = with_known_accounts(
+            load_config(configured or None, validation_cache=state_dir / "validated.json")
+        )
         account = _account_for(config, repo_path)
         repo = AccountRepository.open(
             repo_path, committer_name=config.committer_name, committer_email=config.committer_email

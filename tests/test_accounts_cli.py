@@ -241,7 +241,7 @@ def test_accounts_then_sync_the_discovered_members_through_their_role(tmp_path, 
     assert [(s["name"], s["reason"]) for s in report["organization"]["skipped"]] == [
         ("aws-sandbox", "excluded by organization.exclude[0] (ou: /Root/Sandbox/**)")]
     repos = tmp_path / "repos"
-    assert sorted(p.name for p in repos.iterdir()) == ["aws-api", "aws-master", "aws-web"]
+    assert sorted(p.name for p in repos.iterdir() if p.is_dir()) == ["aws-api", "aws-master", "aws-web"]
     bucket = item_path(GLOBAL_REGION, "s3.bucket", "web-assets")
     billing = item_path(GLOBAL_REGION, "s3.bucket", "org-billing")
     # The member's bucket is in the member's repository, read with the role's credentials...
@@ -262,6 +262,23 @@ def test_accounts_then_sync_the_discovered_members_through_their_role(tmp_path, 
         # The remote template was filled in and pushed to.
         remote = f"{remotes}/{name}-{rows[name.removeprefix('aws-')]['id']}.git"
         assert git(Path(remote), "rev-parse", "main") == git(repos / name, "rev-parse", "HEAD")
+
+    # Commands that must not call AWS see the accounts the last discovery found: a person's commit
+    # in a member's repository is audited by its hook, status and issues know the account.
+    (repos / "aws-web" / "NOTES.md").write_text("reviewed\n")
+    git(repos / "aws-web", "add", "NOTES.md")
+    committed = subprocess.run(
+        ["git", "-C", str(repos / "aws-web"), "-c", "user.name=Ann", "-c", "user.email=ann@example.com",
+         "commit", "-q", "-m", "notes"], capture_output=True, text=True,
+    )
+    assert committed.returncode == 0 and "Traceback" not in committed.stderr, committed.stderr
+    assert git(repos / "aws-web", "status", "--porcelain", "--untracked-files=no") == ""
+    assert "audit-pending.json" not in {p.name for p in (repos / "aws-web" / ".git" / "gitmonkey").iterdir()}
+    status = run_cli("status", "--format", "json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert {"aws-api", "aws-master", "aws-web"} <= {entry["account"] for entry in json.loads(status.stdout)}
+    issues = run_cli("issues", "--account", "aws-web", "--format", "json", cwd=tmp_path)
+    assert issues.returncode == 0, issues.stderr
 
     # The api account is closed: it is reported, not synced, and its history stays as it was.
     head = git(repos / "aws-api", "rev-parse", "HEAD")

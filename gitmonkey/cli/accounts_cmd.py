@@ -28,7 +28,7 @@ def accounts(config_path, output_format) -> None:
     from gitmonkey.organization import OrganizationDiscoveryError, discover_accounts
     from gitmonkey.organization.report import discovery_dict, render_table
 
-    config = load(config_path)
+    config = load(config_path, known_accounts=False)
     try:
         discovery = discover_accounts(config)
     except OrganizationDiscoveryError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from gitmonkey.config import Config, ConfigError, load_config
+from gitmonkey.config import Config, ConfigError, load_config, with_known_accounts
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -41,10 +41,13 @@ def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[...,
     )
 
 
-def load(config_path: str | None) -> Config:
-    """Load the configuration or exit 2 with the validation message."""
+def load(config_path: str | None, *, known_accounts: bool = True) -> Config:
+    """Load the configuration or exit 2 with the validation message. With ``organization:``, the
+    accounts include those the last discovery found (``known_accounts=False``: only the config's,
+    for the commands that discover)."""
     try:
-        return load_config(config_path)
+        config = load_config(config_path)
+        return with_known_accounts(config) if known_accounts else config
     except ConfigError as exc:
         click.echo(f"gitmonkey: config error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)

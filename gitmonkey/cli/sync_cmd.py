@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from gitmonkey.cli.common import EXIT_CONFIG, EXIT_ERROR, config_option, echo_json, fail, format_option, load
-from gitmonkey.config import ConfigError
+from gitmonkey.config import ConfigError, save_known_accounts
 
 
 @click.command()
@@ -58,7 +58,7 @@ def sync(config_path, accounts, technologies, regions, allow_mass_delete, progre
     """
     from gitmonkey.sync import render_summary, run_sync
 
-    config = load(config_path)
+    config = load(config_path, known_accounts=False)
     organization: dict[str, Any] | None = None
     if config.organization is not None:
         from gitmonkey.organization import OrganizationDiscoveryError, discover_accounts
@@ -73,6 +73,7 @@ def sync(config_path, accounts, technologies, regions, allow_mass_delete, progre
         else:
             config = dataclasses.replace(config, accounts=discovery.accounts)
             organization = sync_summary(discovery)
+            save_known_accounts(config, discovery.accounts)
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
         report = run_sync(

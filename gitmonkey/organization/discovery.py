@@ -37,7 +37,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gitmonkey.config import AccountConfig, Config, OrganizationConfig, render_template
+from gitmonkey.config import AccountConfig, Config, OrganizationConfig, override_account, render_template
 from gitmonkey.organization.filters import needs_tags, skip_reason
 from gitmonkey.organization.naming import assign_names
 from gitmonkey.organization.tree import NOT_IN_USE, Member, partition_of, read_tree, tags_of
@@ -149,7 +149,7 @@ def discover_accounts(config: Config) -> Discovery:
         if member.id in explicit:
             index, own = explicit[member.id]
             discovered = _account_config(organization, member, own.name, partition)
-            entries.append(DiscoveredAccount(record, override(discovered, own), None, index, reason))
+            entries.append(DiscoveredAccount(record, override_account(discovered, own), None, index, reason))
         else:
             discovered = _account_config(organization, member, names[member.id], partition)
             entries.append(DiscoveredAccount(record, discovered, reason))
@@ -174,22 +174,6 @@ def with_discovered_accounts(config: Config) -> Config:
     if config.organization is None:
         return config
     return dataclasses.replace(config, accounts=discover_accounts(config).accounts)
-
-
-def override(discovered: AccountConfig, own: AccountConfig) -> AccountConfig:
-    """The discovered account with an ``accounts:`` entry of the same id applied (module docstring)."""
-    own_credentials = any((own.profile, own.role_arn, own.external_id))
-    credentials = own if own_credentials else discovered
-    return AccountConfig(
-        name=own.name,
-        id=own.id,
-        regions=own.regions or discovered.regions,
-        profile=credentials.profile,
-        role_arn=credentials.role_arn,
-        external_id=credentials.external_id,
-        endpoint_url=own.endpoint_url or discovered.endpoint_url,
-        remote=own.remote or discovered.remote,
-    )
 
 
 def role_arn(partition: str, account_id: str, role_name: str) -> str:
