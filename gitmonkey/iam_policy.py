@@ -58,12 +58,15 @@ def policy_document(actions: Iterable[str]) -> dict[str, Any]:
 
 def for_config(config: Config, requested: Sequence[str] = ()) -> dict[str, list[str]]:
     """The actions the configuration's enabled technologies (narrowed by ``requested`` globs)
-    need, with region discovery only if an account lists no regions and CloudTrail lookups only
-    with attribution enabled."""
+    need, with region discovery only if an account (or, with ``organization:``, the discovered
+    accounts) lists no regions and CloudTrail lookups only with attribution enabled. The
+    organization's own calls are the management credentials', not every account's: see
+    docs/readme/organizations.md."""
     from gitmonkey.sync import select_technologies
 
     return needed_actions(
         select_technologies(config, requested),
-        region_discovery=any(not account.regions for account in config.accounts),
+        region_discovery=any(not account.regions for account in config.accounts)
+        or (config.organization is not None and not config.organization.regions),
         attribution=bool(config.attribution.get("enabled")),
     )
