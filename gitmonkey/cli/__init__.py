@@ -9,6 +9,7 @@ import click
 
 from gitmonkey import __version__
 from gitmonkey.cli import (
+    accounts_cmd,
     audit_cmd,
     config_cmd,
     events_cmd,
@@ -17,6 +18,7 @@ from gitmonkey.cli import (
     report_cmd,
     site_cmd,
     sync_cmd,
+    workers_cmd,
 )
 
 
@@ -26,7 +28,8 @@ def cli() -> None:
     """Track the security configuration of AWS accounts in git, audit it, and notify people."""
 
 
-for _module in (config_cmd, sync_cmd, forensics_cmd, audit_cmd, notify_cmd, report_cmd, site_cmd, events_cmd):
+for _module in (config_cmd, sync_cmd, accounts_cmd, forensics_cmd, audit_cmd, notify_cmd, report_cmd,
+                site_cmd, events_cmd, workers_cmd):
     for _command in _module.commands:
         cli.add_command(_command)
 

@@ -1,0 +1,281 @@
+"""Workers: one round over N simulated accounts with 1, 2 and 4 worker processes, and the broker's cost.
+
+Figure ``workers_round``. A moto server on 127.0.0.1 is both the broker (its SQS, a FIFO queue, as
+``gitmonkey worker`` uses it in production) and the AWS of ``ACCOUNTS`` accounts (assumed roles
+map to distinct moto accounts), each with IAM users and security groups in two regions; bare git
+repositories are their remotes. Every AWS call first goes through a proxy that waits
+``LATENCY_S``, standing for the network round trip to AWS (as ``bench_concurrency`` does with a
+botocore handler, which a separate worker process cannot be given); broker calls go to moto
+directly.
+
+For each worker count, that many ``python -m gitmonkey worker --concurrency 1`` processes are
+started with their own clones; a first round fills the clones (not measured), then ``REPEAT``
+rounds each add one IAM user per account and are timed from the enqueue to the last task done
+(the workers' ``gitmonkey-task`` log lines); the fastest is reported, and its ratio to the 1-worker
+time. ``broker_overhead_per_task_s`` is, in the 1-worker rounds, the round's wall time minus the
+tasks' own time (``run_account``), per task: receiving and deleting the message, Celery's
+dispatch to the pool process, reading the config. ``first_task_latency_s`` is the time from the
+enqueue to the first task's start with an idle worker. ``accounts_per_worker_hour`` is 3600 over
+the 1-worker round's time per account: the sizing figure for accounts like these.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+ACCOUNTS = 8
+WORKERS = (1, 2, 4)
+REPEAT = 2
+LATENCY_S = 0.05
+USERS, GROUPS_PER_REGION = 4, 3
+REGIONS = ("us-east-1", "eu-west-1")
+TECHNOLOGIES = ("iam.user", "ec2.security_group")
+QUEUE = "gitmonkey-bench.fifo"
+VISIBILITY = 600
+POLL_SECONDS = 1
+ROUND_TIMEOUT = 180.0
+NOTE = (f"every AWS call waits {LATENCY_S}s in a proxy (the round trip to AWS); the broker is moto's SQS "
+        "on 127.0.0.1 without added latency (real SQS adds ~10-30 ms per call); worker processes share "
+        f"{os.cpu_count()} cores with moto")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _LatencyProxy:
+    """Forwards every HTTP request to moto after ``LATENCY_S``."""
+
+    def __init__(self, upstream_port: int) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(LATENCY_S)
+                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _account_client(service: str, endpoint: str, account_id: str, region: str = "us-east-1") -> Any:
+    sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/gitmonkey", RoleSessionName="bench")
+    c = creds["Credentials"]
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                        aws_session_token=c["SessionToken"])
+
+
+def _seed(endpoint: str, account_ids: list[str]) -> None:
+    for account_id in account_ids:
+        iam = _account_client("iam", endpoint, account_id)
+        for n in range(USERS):
+            iam.create_user(UserName=f"user-{n}")
+        for region in REGIONS:
+            ec2 = _account_client("ec2", endpoint, account_id, region)
+            for n in range(GROUPS_PER_REGION):
+                ec2.create_security_group(GroupName=f"sg-{n}", Description="bench")
+
+
+class _Bench:
+    def __init__(self, root: Path, moto_port: int, aws_endpoint: str, account_ids: list[str]) -> None:
+        self.root = root
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GITMONKEY_")}
+        self.env.update(GM_BENCH_SECRET="b" * 48, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+        self.moto_port = moto_port
+        self.accounts = []
+        for n, account_id in enumerate(account_ids):
+            remote = root / "remotes" / f"{account_id}.git"
+            subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+            self.accounts.append({"name": f"acct-{n:02d}", "id": account_id, "regions": list(REGIONS),
+                                  "role_arn": f"arn:aws:iam::{account_id}:role/gitmonkey",
+                                  "endpoint_url": aws_endpoint, "remote": str(remote)})
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+
+    def config(self, label: str) -> Path:
+        raw = {
+            "repos_dir": "accounts", "max_attempts": 2, "technologies": list(TECHNOLOGIES),
+            "accounts": self.accounts,
+            "workers": {"broker_url": f"sqs://127.0.0.1:{self.moto_port}", "queue": QUEUE,
+                        "visibility_timeout": VISIBILITY, "secret_key_env": "GM_BENCH_SECRET",
+                        "clones_dir": f"clones-{label}",
+                        "transport_options": {"region": "us-east-1", "is_secure": False,
+                                              "wait_time_seconds": POLL_SECONDS, "polling_interval": 0.1}},
+        }
+        path = self.root / f"{label}.yaml"
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        return path
+
+    def start_workers(self, count: int) -> Path:
+        config = self.config(f"w{count}")
+        self.logs = []
+        for n in range(count):
+            log = self.root / f"w{count}-{n}.log"
+            self.logs.append(log)
+            with log.open("wb") as out:
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "gitmonkey", "worker", "--config", str(config),
+                     "--concurrency", "1", "--loglevel", "INFO", "--hostname", f"bench{count}-{n}@bench"],
+                    cwd=self.root, env=self.env, stdout=out,
+                    stderr=subprocess.STDOUT, start_new_session=True))
+        return config
+
+    def stop_workers(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        if self.procs:
+            # A long poll a stopped worker left open still takes a message sent during its wait (it
+            # comes back only after the visibility timeout): let the polls run out first.
+            time.sleep(POLL_SECONDS + 0.5)
+        self.procs = []
+
+    def records(self, round_id: str) -> list[dict[str, Any]]:
+        found = []
+        for log in self.logs:
+            for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+                at = line.find("gitmonkey-task {")
+                if at >= 0:
+                    record = json.loads(line[at + len("gitmonkey-task "):])
+                    if record.get("round") == round_id:
+                        found.append(record)
+        return found
+
+    def round(self, config: Path, when: datetime) -> dict[str, float]:
+        from gitmonkey.config import load_config
+        from gitmonkey.distributed.rounds import enqueue_round
+
+        loaded = load_config(config)
+        enqueued = time.time()
+        report = enqueue_round(loaded, when)
+        deadline = time.monotonic() + ROUND_TIMEOUT
+        while True:
+            records = self.records(report.round)
+            failed = [r for r in records if r["event"] == "failed"]
+            if failed:
+                raise RuntimeError(f"a task failed: {failed[0]}")
+            done = [r for r in records if r["event"] == "done"]
+            if len(done) == len(self.accounts):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"round {report.round}: {len(done)} of {len(self.accounts)} tasks done")
+            time.sleep(0.05)
+        starts = [r["at"] for r in records if r["event"] == "start"]
+        return {"wall": max(r["at"] for r in done) - enqueued, "tasks": sum(r["seconds"] for r in done),
+                "first_start": min(starts) - enqueued, "api_calls": sum(r["api_calls"] for r in done)}
+
+
+def run() -> list[dict[str, Any]]:
+    from moto.server import ThreadedMotoServer
+
+    from gitmonkey.demo import simulated_environment
+
+    simulated_environment()  # fake credentials: the moto server's default account holds the queue
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    proxy = _LatencyProxy(port)
+    tmp = Path(tempfile.mkdtemp(prefix="gitmonkey-bench-workers-"))
+    bench: _Bench | None = None
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1").create_queue(
+            QueueName=QUEUE, Attributes={"FifoQueue": "true", "VisibilityTimeout": str(VISIBILITY)})
+        account_ids = [f"{100000000000 + n:012d}" for n in range(1, ACCOUNTS + 1)]
+        _seed(endpoint, account_ids)
+        bench = _Bench(tmp, port, proxy.url, account_ids)
+        clock = datetime(2030, 1, 1, tzinfo=UTC)
+        results: dict[int, dict[str, float]] = {}
+        for count in WORKERS:
+            config = bench.start_workers(count)
+            clock += timedelta(hours=1)
+            bench.round(config, clock)  # fills this set of clones: not measured
+            runs = []
+            for n in range(REPEAT):
+                for account_id in account_ids:
+                    _account_client("iam", endpoint, account_id).create_user(UserName=f"new-{count}-{n}")
+                clock += timedelta(hours=1)
+                runs.append(bench.round(config, clock))
+            bench.stop_workers()
+            results[count] = min(runs, key=lambda r: r["wall"])
+    except BaseException:
+        print(f"bench_workers: the worker logs are kept in {tmp}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if bench is not None:
+            bench.stop_workers()
+        proxy.close()
+        server.stop()
+    one = results[1]
+    per_task = one["wall"] / ACCOUNTS
+    return [{
+        "name": "workers_round",
+        "accounts": ACCOUNTS,
+        "technologies": list(TECHNOLOGIES),
+        "regions": len(REGIONS),
+        "api_calls_per_account": round(one["api_calls"] / ACCOUNTS, 1),
+        **{f"round_s_{count}_workers": round(results[count]["wall"], 3) for count in WORKERS},
+        **{f"ratio_{count}_workers": round(results[count]["wall"] / one["wall"], 3) for count in WORKERS},
+        "task_s_mean": round(one["tasks"] / ACCOUNTS, 3),
+        "broker_overhead_per_task_s": round((one["wall"] - one["tasks"]) / ACCOUNTS, 3),
+        "first_task_latency_s": round(one["first_start"], 3),
+        "accounts_per_worker_hour": int(3600 / per_task),
+        "repeat": REPEAT,
+        "latency_per_call_s": LATENCY_S,
+        "note": NOTE,
+        "target": "ratios ≈ 1/workers while workers ≤ accounts (network-bound syncs)",
+    }]
