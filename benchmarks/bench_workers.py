@@ -21,19 +21,15 @@ the 1-worker round's time per account: the sizing figure for accounts like these
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -54,52 +50,6 @@ ROUND_TIMEOUT = 180.0
 NOTE = (f"every AWS call waits {LATENCY_S}s in a proxy (the round trip to AWS); the broker is moto's SQS "
         "on 127.0.0.1 without added latency (real SQS adds ~10-30 ms per call); worker processes share "
         f"{os.cpu_count()} cores with moto")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _LatencyProxy:
-    """Forwards every HTTP request to moto after ``LATENCY_S``."""
-
-    def __init__(self, upstream_port: int) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                time.sleep(LATENCY_S)
-                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                finally:
-                    upstream.close()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
-                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
-
-            def log_message(self, *_: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _account_client(service: str, endpoint: str, account_id: str, region: str = "us-east-1") -> Any:
@@ -218,48 +168,44 @@ class _Bench:
 
 
 def run() -> list[dict[str, Any]]:
-    from moto.server import ThreadedMotoServer
-
     from gitmonkey.demo import simulated_environment
 
     simulated_environment()  # fake credentials: the moto server's default account holds the queue
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    proxy = _LatencyProxy(port)
-    tmp = Path(tempfile.mkdtemp(prefix="gitmonkey-bench-workers-"))
+    from tests.helpers import free_port, moto_server
+    from tests.slow_proxy import SlowProxy
+
+    port = free_port()
     bench: _Bench | None = None
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1").create_queue(
-            QueueName=QUEUE, Attributes={"FifoQueue": "true", "VisibilityTimeout": str(VISIBILITY)})
-        account_ids = [f"{100000000000 + n:012d}" for n in range(1, ACCOUNTS + 1)]
-        _seed(endpoint, account_ids)
-        bench = _Bench(tmp, port, proxy.url, account_ids)
-        clock = datetime(2030, 1, 1, tzinfo=UTC)
-        results: dict[int, dict[str, float]] = {}
-        for count in WORKERS:
-            config = bench.start_workers(count)
-            clock += timedelta(hours=1)
-            bench.round(config, clock)  # fills this set of clones: not measured
-            runs = []
-            for n in range(REPEAT):
-                for account_id in account_ids:
-                    _account_client("iam", endpoint, account_id).create_user(UserName=f"new-{count}-{n}")
+    with moto_server(port) as endpoint, SlowProxy(port, delay=LATENCY_S) as proxy:
+        tmp = Path(tempfile.mkdtemp(prefix="gitmonkey-bench-workers-"))
+        try:
+            boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1").create_queue(
+                QueueName=QUEUE, Attributes={"FifoQueue": "true", "VisibilityTimeout": str(VISIBILITY)})
+            account_ids = [f"{100000000000 + n:012d}" for n in range(1, ACCOUNTS + 1)]
+            _seed(endpoint, account_ids)
+            bench = _Bench(tmp, port, proxy.url, account_ids)
+            clock = datetime(2030, 1, 1, tzinfo=UTC)
+            results: dict[int, dict[str, float]] = {}
+            for count in WORKERS:
+                config = bench.start_workers(count)
                 clock += timedelta(hours=1)
-                runs.append(bench.round(config, clock))
-            bench.stop_workers()
-            results[count] = min(runs, key=lambda r: r["wall"])
-    except BaseException:
-        print(f"bench_workers: the worker logs are kept in {tmp}", file=sys.stderr)
-        raise
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if bench is not None:
-            bench.stop_workers()
-        proxy.close()
-        server.stop()
+                bench.round(config, clock)  # fills this set of clones: not measured
+                runs = []
+                for n in range(REPEAT):
+                    for account_id in account_ids:
+                        _account_client("iam", endpoint, account_id).create_user(UserName=f"new-{count}-{n}")
+                    clock += timedelta(hours=1)
+                    runs.append(bench.round(config, clock))
+                bench.stop_workers()
+                results[count] = min(runs, key=lambda r: r["wall"])
+        except BaseException:
+            print(f"bench_workers: the worker logs are kept in {tmp}", file=sys.stderr)
+            raise
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            if bench is not None:
+                bench.stop_workers()
     one = results[1]
     per_task = one["wall"] / ACCOUNTS
     return [{

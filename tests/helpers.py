@@ -1,8 +1,10 @@
-"""Shared test helpers: configs for moto accounts, git inspection, fault injection into boto3."""
+"""Shared test helpers: configs for moto accounts, a moto server on 127.0.0.1, git inspection, fault
+injection into boto3."""
 
 from __future__ import annotations
 
 import functools
+import socket
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -62,6 +64,28 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")  # the installed hooks read it
     return config_from_dict(raw, path)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (as the OS hands it out just now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def moto_server(port: int | None = None) -> Iterator[str]:
+    """A moto server (``ThreadedMotoServer``) on 127.0.0.1 at ``port`` (default: a free one) for the
+    duration of the block; yields its endpoint URL, ``http://127.0.0.1:<port>``."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port() if port is None else port
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 def git(repo: Path, *args: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -19,12 +18,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from gitmonkey.cli import cli
 from gitmonkey.model import GLOBAL_REGION
 from gitmonkey.normalize.paths import item_path
-from tests.helpers import assert_clean, git, subjects
+from tests.helpers import assert_clean, git, moto_server, subjects
 
 MANAGEMENT = "123456789012"
 ROLE = "OrganizationAccountAccessRole"
@@ -158,19 +156,10 @@ def test_sync_syncs_the_configured_accounts_when_the_organization_cannot_be_read
 # --- separate processes against moto's server ---------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def _reset(endpoint: str) -> None:

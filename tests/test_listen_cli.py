@@ -15,23 +15,19 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from gitmonkey.listen.templates import central_template, eventbridge_source
-from tests.helpers import ACCOUNT_ID, git
+from tests.helpers import ACCOUNT_ID, git, moto_server
 from tests.listen_world import BOB, cloudtrail_record
-from tests.test_cli_e2e import _free_port, run_cli
+from tests.test_cli_e2e import run_cli
 
 REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def client(service: str, endpoint: str) -> object:

@@ -25,20 +25,16 @@ log lines), and every remote only ever moved forward.
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +45,10 @@ import yaml
 pytest.importorskip("celery")
 pytest.importorskip("pycurl")
 
-from moto.server import ThreadedMotoServer
-
 from gitmonkey.config import load_config
 from gitmonkey.distributed.rounds import enqueue_round, round_id
-from tests.helpers import git
+from tests.helpers import free_port, git, moto_server
+from tests.slow_proxy import SlowProxy
 
 MANAGEMENT = "123456789012"
 ROLE = "OrganizationAccountAccessRole"
@@ -65,60 +60,6 @@ DONE_TIMEOUT = 90.0
 POLL_SECONDS = 1
 PUSH_SECONDS = 3
 """How long a push waits in the remote's pre-receive hook while a worker is killed."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SlowProxy:
-    """An HTTP proxy on 127.0.0.1 that forwards every request to moto after ``delay`` seconds:
-    the AWS endpoint as slow as the test needs, with nothing in gitmonkey knowing about it."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.delay = 0.0
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                time.sleep(proxy.delay)
-                upstream = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                finally:
-                    upstream.close()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
-                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
-
-            def log_message(self, *_: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SlowProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class Organization:
@@ -351,22 +292,19 @@ def item_subjects(remote: Path) -> list[str]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Cluster, Organization, SlowProxy]]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    port = free_port()
     cluster = None
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
-        sqs.create_queue(QueueName=QUEUE,
-                         Attributes={"FifoQueue": "true", "VisibilityTimeout": str(VISIBILITY)})
-        with SlowProxy(port) as proxy:
-            cluster = Cluster(tmp_path, port, proxy.url)
-            yield cluster, Organization(endpoint), proxy
-    finally:
-        if cluster is not None:
-            cluster.stop_all()
-        server.stop()
+    with moto_server(port) as endpoint:
+        try:
+            sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+            sqs.create_queue(QueueName=QUEUE,
+                             Attributes={"FifoQueue": "true", "VisibilityTimeout": str(VISIBILITY)})
+            with SlowProxy(port) as proxy:
+                cluster = Cluster(tmp_path, port, proxy.url)
+                yield cluster, Organization(endpoint), proxy
+        finally:
+            if cluster is not None:
+                cluster.stop_all()
 
 
 def test_two_workers_sync_every_account_once_per_round_survive_a_kill_and_never_overlap(world) -> None:
