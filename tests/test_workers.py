@@ -15,6 +15,7 @@ import subprocess
 import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from gitmonkey.distributed.worker_sync import (
     WorkerError,
     _forget_unrecorded_slices,
     align_with_remote,
+    deliver_due_notifications,
     run_account,
 )
 from gitmonkey.store.state import SECRET_KEY_FILE, SyncState
@@ -486,3 +488,49 @@ def test_the_scheduler_enqueues_at_each_boundary_retries_and_rereads_the_config(
                     ("20260301T1200Z", ["prod", "lab"])]
     assert clock.waits[:3] == [30.0, rounds.RETRY_SECONDS, 3600.0 - rounds.RETRY_SECONDS]
     assert any("enqueueing failed, trying again in 30s: ConnectionError: broker down" in s for s in said)
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """A webhook receiver on 127.0.0.1 that answers 503 while ``server.down`` is set."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.server.down:  # type: ignore[attr-defined]
+            self.send_response(503)
+        else:
+            self.server.received.append(json.loads(body))  # type: ignore[attr-defined]
+            self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+def test_a_task_delivers_what_earlier_deliveries_left_in_any_of_the_workers_outboxes(
+    aws: None, tmp_path: Path, bare: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    server.down, server.received = True, []  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        seed()
+        config = worker_config(tmp_path, "w1", bare)
+        webhook = {"channels": {"siem": {"type": "webhook", "url": f"http://127.0.0.1:{server.server_address[1]}/"}},
+                   "recipients": [{"name": "siem", "channel": "siem"}]}
+        config = dataclasses.replace(config, notifications=webhook)
+        settings = worker_settings(config)
+        run_account(config, ACCOUNT_ID, "r1")  # its digest's delivery fails: left in the outbox
+        assert deliver_due_notifications(config, settings) == {"prod": 1}, "not due yet: still pending"
+        assert server.received == []  # type: ignore[attr-defined]
+
+        server.down = False  # type: ignore[attr-defined]
+        later = datetime.now(UTC) + timedelta(hours=1)
+        assert deliver_due_notifications(config, settings, now=later) == {}
+        [payload] = server.received  # type: ignore[attr-defined]
+        assert ACCOUNT_ID in json.dumps(payload) and "alice" in json.dumps(payload)
+        # Another worker's clones are not this worker's to deliver.
+        other = worker_settings(worker_config(tmp_path, "w2", bare))
+        assert deliver_due_notifications(config, other, now=later) == {}
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -166,6 +166,7 @@ def listen(config_path, once, max_messages, progress, output_format) -> None:
             f"listen {report.run_id}: {report.received} messages received, {report.recorded} recorded, "
             f"{skipped} skipped, {report.poison} unreadable (left for the dead-letter queue), "
             f"{report.retried} kept for a retry; {report.commits} commits, {report.api_calls} API calls"
+            + (f"; {report.tasks} tasks handed to the workers" if report.tasks else "")
         )
         for error in report.errors:
             click.echo(f"  error: {error}")

@@ -16,41 +16,23 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey.config import AccountConfig, Config, ConfigError
+from gitmonkey.distributed.periods import deduplication_id, next_round, round_id, round_start
 from gitmonkey.distributed.settings import WorkerSettings, worker_settings
 from gitmonkey.distributed.tasks import TASK_NAME
 
 if TYPE_CHECKING:
     from celery import Celery
 
+__all__ = ["deduplication_id", "enqueue_round", "next_round", "round_id", "round_start", "schedule"]
+
 log = logging.getLogger("gitmonkey.schedule")
 
 RETRY_SECONDS = 30.0
 """How soon ``schedule`` tries again when a round could not be enqueued (the broker was down)."""
-
-
-def round_start(now: datetime, minutes: int) -> datetime:
-    """The start of the round ``now`` falls in: a multiple of ``minutes`` since the epoch, in UTC."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    period = minutes * 60
-    seconds = int(now.timestamp()) // period * period
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def round_id(now: datetime, minutes: int) -> str:
-    return round_start(now, minutes).strftime("%Y%m%dT%H%MZ")
-
-
-def next_round(now: datetime, minutes: int) -> datetime:
-    return round_start(now, minutes) + timedelta(minutes=minutes)
-
-
-def deduplication_id(account_id: str, round_name: str) -> str:
-    return f"{account_id}-{round_name}"
 
 
 @dataclass(frozen=True)

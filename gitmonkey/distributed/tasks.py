@@ -1,10 +1,13 @@
-"""The task ``gitmonkey.sync_account(account_id, round_id)``: one account, on whichever worker.
+"""The tasks, each one account on whichever worker: ``gitmonkey.sync_account(account_id, round_id)``
+(a scheduled sync) and ``gitmonkey.record_events(account_id, changes)`` (what `gitmonkey listen`
+hands over with ``events.record_on: workers``).
 
 The task reads the worker's own configuration (``GITMONKEY_CONFIG``, set by ``gitmonkey worker``
 from its ``--config``) at every run, so a config edited between rounds (a new account) is used
 without restarting the workers. Each run logs two lines for monitoring, ``gitmonkey-task {json}``
 with ``"event": "start"`` and then ``"done"`` or ``"failed"``: the account, its id, the round,
-the worker (host:pid) and the time (epoch seconds), and when done the outcome.
+the worker (host:pid), the task (``sync`` or ``events``) and the time (epoch seconds), and when
+done the outcome.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from gitmonkey.distributed.worker_sync import process_label, run_account
+from gitmonkey.distributed.worker_events import run_events
+from gitmonkey.distributed.worker_sync import deliver_due_notifications, process_label, run_account
 
 if TYPE_CHECKING:
     from celery import Celery
 
+    from gitmonkey.config import Config
+
 TASK_NAME = "gitmonkey.sync_account"
+EVENTS_TASK_NAME = "gitmonkey.record_events"
 LOG_MARK = "gitmonkey-task"
 
 log = logging.getLogger("gitmonkey.worker")
@@ -31,24 +38,64 @@ def _record(event: str, **fields: Any) -> None:
             json.dumps(line, sort_keys=True))
 
 
+def _deliver_left_overs(config: Config) -> None:
+    """After each task: what earlier deliveries left in any of this worker's outboxes."""
+    from gitmonkey.config import with_known_accounts
+    from gitmonkey.distributed.settings import worker_settings
+
+    try:
+        settings = worker_settings(config, need_broker=False)
+        left = deliver_due_notifications(with_known_accounts(config), settings)
+    except Exception as exc:  # the task's own outcome stands
+        log.warning("delivering the outboxes failed: %s", exc)
+        return
+    if left:
+        log.info("notifications still pending (retried after the next task): %s", left)
+
+
 def sync_account(account_id: str, round_id: str) -> dict[str, Any]:
     """Sync and push one account (``worker_sync.run_account``); raises when it was not pushed."""
     from gitmonkey.config import load_config
 
-    _record("start", account_id=account_id, round=round_id)
+    _record("start", task="sync", account_id=account_id, round=round_id)
+    config = None
     try:
         config = load_config(None)
         outcome = run_account(config, account_id, round_id)
     except Exception as exc:
-        _record("failed", account_id=account_id, round=round_id, error=f"{type(exc).__name__}: {exc}")
+        _record("failed", task="sync", account_id=account_id, round=round_id,
+                error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        if config is not None:
+            _deliver_left_overs(config)
     result = outcome.to_dict()
-    _record("done", **{k: v for k, v in result.items() if k != "round"}, round=round_id)
+    _record("done", task="sync", **{k: v for k, v in result.items() if k != "round"}, round=round_id)
     return result
 
 
-def register(app: Celery) -> Any:
-    """Register ``sync_account`` on ``app`` under ``TASK_NAME``."""
-    return app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(
-        sync_account
-    )
+def record_events(account_id: str, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Record one account's changes from events (``worker_events.run_events``); raises when the
+    recording was not pushed."""
+    from gitmonkey.config import load_config
+
+    _record("start", task="events", account_id=account_id, changes=len(changes))
+    config = None
+    try:
+        config = load_config(None)
+        outcome = run_events(config, account_id, changes)
+    except Exception as exc:
+        _record("failed", task="events", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if config is not None:
+            _deliver_left_overs(config)
+    result = outcome.to_dict()
+    _record("done", task="events", **result)
+    return result
+
+
+def register(app: Celery) -> None:
+    """Register ``sync_account`` and ``record_events`` on ``app`` under their names."""
+    for name, function in ((TASK_NAME, sync_account), (EVENTS_TASK_NAME, record_events)):
+        app.task(name=name, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(function)

@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey import hooks
@@ -126,9 +127,15 @@ def accounts_config(config: Config, round_id: str | None = None) -> Config:
         found = _discovered.get(key)
     if found is not None:
         return found
+    from gitmonkey.config import save_known_accounts
     from gitmonkey.organization import with_discovered_accounts
 
     found = with_discovered_accounts(config)
+    try:
+        # for the commands run on the worker that never call AWS (status, notify flush, issues)
+        save_known_accounts(config, found.accounts)
+    except OSError as exc:
+        log.warning("could not keep the discovered accounts in %s: %s", config.repos_dir, exc)
     with _discovered_lock:
         if len(_discovered) > 8:
             _discovered.clear()
@@ -156,6 +163,34 @@ def resolve_account(config: Config, account_id: str, round_id: str | None = None
     raise WorkerError(f"no account with id {account_id} in {config.path}{problem}")
 
 
+@dataclass(frozen=True)
+class Clone:
+    """An account's clone on this worker, with the config to record it with."""
+
+    config: Config
+    """The worker's config with the accounts discovered and ``repos_dir`` = ``workers.clones_dir``."""
+    account: AccountConfig
+    repo: AccountRepository
+    secret_key: bytes
+
+
+def open_clone(config: Config, account_id: str, round_id: str | None, settings: WorkerSettings) -> Clone:
+    """The clone of the account whose id is ``account_id`` (created when missing); ``WorkerError``
+    when the account is unknown or has no remote."""
+    full, account = resolve_account(config, account_id, round_id)
+    if not account.remote:
+        raise WorkerError(
+            f"account {account.name} ({account.id}) has no remote: a worker records only accounts whose "
+            "repository has a git remote (accounts[].remote or organization.remote), since its clone is a "
+            "cache and what it records must reach the remote"
+        )
+    key = settings.account_secret_key(account.id)
+    cfg = dataclasses.replace(full, repos_dir=settings.clones_dir)
+    repo = AccountRepository.open(cfg.repo_path(account), committer_name=cfg.committer_name,
+                                  committer_email=cfg.committer_email)
+    return Clone(cfg, account, repo, key)
+
+
 # -- the task's work -------------------------------------------------------------------------------
 
 
@@ -174,59 +209,92 @@ def run_account(
     ``exit_code`` is 3). The steps and the replay rule are in the module docstring.
     """
     from gitmonkey.distributed.settings import worker_settings
-    from gitmonkey.remote import RemoteError, redact_url
     from gitmonkey.sync import run_sync
 
     clock = time.monotonic()
     settings = settings or worker_settings(config, need_broker=False, need_secret=True)
-    full, account = resolve_account(config, account_id, round_id)
-    if not account.remote:
-        raise WorkerError(
-            f"account {account.name} ({account.id}) has no remote: a worker syncs only accounts whose "
-            "repository has a git remote (accounts[].remote or organization.remote), since its clone is a "
-            "cache and what it records must reach the remote"
-        )
-    key = settings.account_secret_key(account.id)
-    cfg = dataclasses.replace(full, repos_dir=settings.clones_dir)
-    repo = AccountRepository.open(cfg.repo_path(account), committer_name=cfg.committer_name,
-                                  committer_email=cfg.committer_email)
+    clone = open_clone(config, account_id, round_id, settings)
+    cfg, account, repo = clone.config, clone.account, clone.repo
     outcome = AccountOutcome(account.name, account.id, round_id)
     say = progress or (lambda message: log.debug("%s: %s", account.name, message))
-    pushes = 0
-    while True:
-        outcome.replayed += align_with_remote(repo, cfg, account, key, lock_wait=lock_wait)
+
+    def attempt() -> Attempt:
         report = run_sync(cfg, accounts=[account.name], progress=say).accounts[0]
-        pushes += 1
         _count(outcome, report)
         if report.error:
             raise WorkerError(f"{account.name}: {report.error}")
         refused = str(report.post_sync.get("push_error") or report.post_sync.get("pull_error") or "")
-        only_push = "pull_error" not in report.post_sync
-        while refused and only_push and pushes <= settings.push_retries:
-            # The remote moved during the sync: people's commits are merged, anything else replayed.
+        return Attempt(refused, mergeable="pull_error" not in report.post_sync)
+
+    landing = land(clone, settings.push_retries, attempt, what="sync", lock_wait=lock_wait)
+    outcome.attempts, outcome.merged, outcome.replayed = landing.attempts, landing.merged, landing.replayed
+    outcome.head = repo.head()
+    outcome.seconds = time.monotonic() - clock
+    return outcome
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one recording in a clone came to: ``refused`` is why its push was refused ('' when it
+    was pushed or had nothing to push); ``mergeable`` when merging people's commits can mend it
+    (a refused push, not a failed pull)."""
+
+    refused: str
+    mergeable: bool = True
+
+
+@dataclass
+class Landing:
+    attempts: int = 0
+    merged: int = 0
+    replayed: list[str] = field(default_factory=list)
+
+
+def land(
+    clone: Clone,
+    push_retries: int,
+    attempt: Callable[[], Attempt],
+    *,
+    what: str,
+    lock_wait: float = LOCK_WAIT_SECONDS,
+) -> Landing:
+    """Align the clone with the remote, then ``attempt`` (record, audit, push) until its work is on
+    the remote: a refused push is mended by merging people's commits, else the clone is aligned
+    again and ``attempt`` replayed, up to ``push_retries`` times; never forced. Raises
+    ``WorkerError`` when the work did not reach the remote."""
+    from gitmonkey.remote import RemoteError, redact_url
+
+    repo, config, account = clone.repo, clone.config, clone.account
+    landing = Landing()
+    pushes = 0
+    while True:
+        landing.replayed += align_with_remote(repo, config, account, clone.secret_key, lock_wait=lock_wait)
+        result = attempt()
+        refused = result.refused
+        pushes += 1
+        while refused and result.mergeable and pushes <= push_retries:
+            # The remote moved meanwhile: people's commits are merged, anything else replayed.
             pushes += 1
             try:
-                if not merge_people_commits(repo, cfg, account, lock_wait=lock_wait):
+                if not merge_people_commits(repo, config, account, lock_wait=lock_wait):
                     pushes -= 1  # nothing was pushed
                     break
             except RemoteError as exc:
                 refused = str(exc)
                 continue
-            outcome.merged += 1
+            landing.merged += 1
             refused = ""
-        outcome.attempts = pushes
+        landing.attempts = pushes
         if not refused:
-            break
-        if pushes > settings.push_retries:
+            return landing
+        if pushes > push_retries:
+            assert account.remote
             raise WorkerError(
                 f"{account.name}: the push to {redact_url(account.remote)} was refused {pushes} time(s), "
-                f"never forced; the next task replays the sync: {refused}"
+                f"never forced; the next task replays the {what}: {refused}"
             )
-        log.info("%s: push refused (%s); aligning with the remote and replaying the sync", account.name,
-                 refused.splitlines()[0] if refused else "")
-    outcome.head = repo.head()
-    outcome.seconds = time.monotonic() - clock
-    return outcome
+        log.info("%s: push refused (%s); aligning with the remote and replaying the %s", account.name,
+                 refused.splitlines()[0] if refused else "", what)
 
 
 def _count(outcome: AccountOutcome, report: AccountReport) -> None:
@@ -445,6 +513,31 @@ def merge_people_commits(repo: AccountRepository, config: Config, account: Accou
         return True
     finally:
         lock.release()
+
+
+def deliver_due_notifications(config: Config, settings: WorkerSettings, *, now: datetime | None = None
+                              ) -> dict[str, int]:
+    """Deliver what is due in every outbox of this worker's clones; account name -> messages still
+    pending. A task's own messages are delivered by its audit; this delivers those whose delivery
+    failed earlier, in clones of accounts the worker may not get again for a while (another worker
+    took them). Never raises: an outbox busy with another flush is skipped."""
+    from gitmonkey.notify import flush
+
+    left: dict[str, int] = {}
+    if not config.notifications:
+        return left
+    for account in config.accounts:
+        state_dir = settings.clones_dir / account.name / ".git" / "gitmonkey"
+        if not (state_dir / "outbox").is_dir():
+            continue
+        try:
+            result = flush(state_dir, config.notifications, now=now)
+        except Exception as exc:
+            log.warning("%s: delivering its outbox failed: %s", account.name, exc)
+            continue
+        if result.pending:
+            left[account.name] = result.pending
+    return left
 
 
 def process_label() -> str:

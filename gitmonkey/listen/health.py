@@ -48,7 +48,9 @@ def health_lines(health: dict[str, Any]) -> list[str]:
         lines.append(
             f"  last listen {run.get('run_id')} ended {run.get('finished')}: "
             f"{run.get('received', 0)} received, "
-            f"{run.get('recorded', 0)} recorded, {run.get('commits', 0)} commits, "
+            f"{run.get('recorded', 0)} recorded, "
+            + (f"{run['tasks']} tasks handed to the workers, " if run.get("tasks") else "")
+            + f"{run.get('commits', 0)} commits, "
             f"{run.get('poison', 0)} unreadable, {len(run.get('errors') or [])} errors"
         )
     else:

@@ -19,6 +19,7 @@ current state, and the latest event is the best account of how it got there).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -65,6 +66,40 @@ class Change:
     event_time: datetime
     source_ip: str
     user_agent: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as JSON-ready data: what `gitmonkey listen` hands to a worker's task."""
+        return {
+            "message_id": self.message_id, "account": self.account, "region": self.region,
+            "technology": self.technology, "item_id": self.item_id,
+            "principal": dataclasses.asdict(self.principal),
+            "event_id": self.event_id, "event_name": self.event_name,
+            "event_time": self.event_time.isoformat(), "source_ip": self.source_ip,
+            "user_agent": self.user_agent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """The change ``to_dict`` wrote; ``ValueError`` for anything else (a task's arguments come
+        off a queue: they are checked like any input)."""
+        try:
+            principal = data["principal"]
+            when = datetime.fromisoformat(str(data["event_time"]))
+            item_id = data["item_id"]
+            change = cls(
+                message_id=str(data["message_id"]), account=str(data["account"]), region=str(data["region"]),
+                technology=str(data["technology"]), item_id=None if item_id is None else str(item_id),
+                principal=Principal(clean_text(principal["name"], 128), clean_text(principal["arn"], 256),
+                                    clean_text(principal["type"], 32)),
+                event_id=clean_text(data["event_id"], 64), event_name=clean_text(data["event_name"], 128),
+                event_time=when, source_ip=clean_text(data["source_ip"], 128),
+                user_agent=clean_text(data["user_agent"], 256),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a change written by Change.to_dict: {type(exc).__name__}: {exc}") from exc
+        if when.tzinfo is None:
+            raise ValueError("not a change written by Change.to_dict: event_time has no time zone")
+        return change
 
 
 @dataclass

@@ -23,7 +23,7 @@ from typing import Any
 from gitmonkey.config import AccountConfig, Config
 from gitmonkey.listen.messages import Change
 from gitmonkey.model import Technology
-from gitmonkey.normalize.paths import slice_prefix
+from gitmonkey.normalize.paths import item_path, slice_prefix
 from gitmonkey.read.aws import AccountSession
 from gitmonkey.read.slices import read_items, read_slice
 from gitmonkey.store import AccountRepository, Author, RepositoryError, RepositoryLocked
@@ -33,6 +33,8 @@ from gitmonkey.store.state import EphemeralStore, SyncState, secret_key
 log = logging.getLogger(__name__)
 
 # The same guard as a sync's: a slice re-read that would delete most of a large slice is refused.
+DEFAULT_CREATE_RETRIES = 3
+"""Deliveries of an event whose item cannot be read yet before giving up (``events.create_retries``)."""
 MASS_DELETE_MIN_ITEMS = 10
 MASS_DELETE_FRACTION = 0.5
 # An event of these calls may leave the item gone: its absence is the change, not a read too early.
@@ -92,7 +94,7 @@ def record_account(
     session: AccountSession,
     run_id: str,
     receive_counts: Mapping[str, int] | None = None,
-    create_retries: int = 3,
+    create_retries: int = DEFAULT_CREATE_RETRIES,
     now: datetime | None = None,
     say: Callable[[str], None] = lambda _text: None,
 ) -> AccountOutcome:
@@ -143,11 +145,12 @@ def _record(
     for (region, tech_name), slice_reads in sorted(reads.items()):
         changes, ids = slice_reads.changes, slice_reads.messages
         tech = technologies.get(tech_name)
-        if tech is None or not state.has_succeeded(region, tech_name):
-            # an unwatched technology, or a slice no sync has read yet: its first sync records it
+        old = repo.list_blobs(slice_prefix(region, tech_name)) if tech is not None else {}
+        if tech is None or not (state.has_succeeded(region, tech_name) or old):
+            # An unwatched technology, or a slice no sync has read yet: its first sync records it.
+            # (A slice with items in HEAD was read, by this clone or by the worker that pushed them.)
             outcome.done |= ids
             continue
-        old = repo.list_blobs(slice_prefix(region, tech_name))
         if None in changes:
             found = read_slice(session, account, tech, region, ignore=config.ignore, secret_key=key)
             documents: dict[str, Any] = dict(found.documents)
@@ -164,6 +167,7 @@ def _record(
             outcome.retry.update(dict.fromkeys(ids, f"reading {tech_name} in {region} failed: {error}"))
             say(f"{account.name}/{region}/{tech_name}: read failed, will retry: {error}")
             continue
+        fallback = changes[None] if None in changes else next(iter(changes.values()))
         gone = [p for p, doc in documents.items() if doc is None and p in old]
         mass = len(old) >= MASS_DELETE_MIN_ITEMS and len(gone) > len(old) * MASS_DELETE_FRACTION
         if None in changes and mass:
@@ -171,8 +175,9 @@ def _record(
             outcome.notes.append(f"{account.name}/{region}/{tech_name}: refused to delete {len(gone)} of "
                                  f"{len(old)} items after an event; the next sync decides")
             continue
+        asked = _changes_by_path(changes, tech_name, region)
         for path_, doc in sorted(documents.items()):
-            change = _change_for(path_, changes, tech_name, region)
+            change = asked.get(path_) or fallback
             if doc is None:
                 if path_ in old:
                     plan.delete(path_, old[path_], **_attribution(change, changes))
@@ -199,14 +204,11 @@ def _record(
         outcome.after = after_store(repo, config, account, old_head, now, say)
 
 
-def _change_for(path: str, changes: Mapping[str | None, Change], technology: str, region: str) -> Change:
-    """The change that asked for ``path``: the one naming its item, else the slice's."""
-    from gitmonkey.normalize.paths import item_path
-
-    for item_id, change in changes.items():
-        if item_id is not None and item_path(region, technology, item_id) == path:
-            return change
-    return changes[None] if None in changes else next(iter(changes.values()))
+def _changes_by_path(changes: Mapping[str | None, Change], technology: str, region: str) -> dict[str, Change]:
+    """Item path -> the change naming that item (an item no change names is credited to the
+    slice's change, or else to the first)."""
+    return {item_path(region, technology, item_id): change
+            for item_id, change in changes.items() if item_id is not None}
 
 
 def _attribution(change: Change, changes: Mapping[str | None, Change]) -> dict[str, Any]:

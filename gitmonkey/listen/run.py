@@ -7,11 +7,16 @@ those reads wait ``slice_debounce_seconds`` so that a burst of such events costs
 messages are kept invisible meanwhile). A message is deleted only after its commit exists, so a
 listener killed between the two makes the redelivered event find nothing new: no second commit.
 
+With ``events.record_on: workers`` the listener records nothing itself: each account's changes of
+a batch go to the Celery workers as one task in the account's message group
+(``distributed.handoff``), and the event messages are deleted once the task is enqueued.
+
 ``stop`` (set by SIGTERM or SIGINT in the CLI) ends the loop after the batch in hand is recorded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -22,22 +27,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitmonkey.config import AccountConfig, Config
 from gitmonkey.listen.event_map import EventMap, load_event_map
 from gitmonkey.listen.messages import Change, read_batch
 from gitmonkey.listen.queue import EventQueue, Message
-from gitmonkey.listen.record import AccountOutcome, reads_of, record_account
+from gitmonkey.listen.record import DEFAULT_CREATE_RETRIES, AccountOutcome, reads_of, record_account
 from gitmonkey.read.aws import AccountSession
 from gitmonkey.store.state import atomic_write
 from gitmonkey.watchers import all_technologies, always_returned
+
+if TYPE_CHECKING:
+    from gitmonkey.distributed.handoff import EventsHandoff
 
 log = logging.getLogger(__name__)
 
 STATUS_FILE = ".gitmonkey-listen.json"
 DEFAULT_DEBOUNCE_SECONDS = 10.0
-DEFAULT_CREATE_RETRIES = 3
+ACCOUNTS_REFRESH_SECONDS = 300.0
+"""With ``organization:``, how often a long-running listener takes in the accounts found since."""
 
 
 @dataclass
@@ -49,6 +58,8 @@ class ListenReport:
     poison: int = 0
     retried: int = 0
     commits: int = 0
+    tasks: int = 0
+    """``record_events`` tasks handed to the workers (``events.record_on: workers``)."""
     api_calls: int = 0
     reads: int = 0
     rounds: int = 0
@@ -65,6 +76,7 @@ class ListenReport:
             "poison": self.poison,
             "retried": self.retried,
             "commits": self.commits,
+            "tasks": self.tasks,
             "api_calls": self.api_calls,
             "reads": self.reads,
             "rounds": self.rounds,
@@ -94,11 +106,17 @@ class Listener:
         self.debounce = float(settings.get("slice_debounce_seconds", DEFAULT_DEBOUNCE_SECONDS))
         self.create_retries = int(settings.get("create_retries", DEFAULT_CREATE_RETRIES))
         self.say = progress or (lambda _text: None)
+        self.handoff: EventsHandoff | None = None
+        if settings.get("record_on", "listener") == "workers":
+            from gitmonkey.distributed.handoff import EventsHandoff
+
+            self.handoff = EventsHandoff(config)
         self.report = ListenReport(run_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}")
         self._sessions: dict[str, AccountSession] = {}
         # slice re-reads waiting for their debounce: (account, region, technology) -> due time
         self._due: dict[tuple[str, str, str], float] = {}
         self._held: dict[str, tuple[Message, list[Change], float]] = {}
+        self._accounts_due = 0.0 if config.organization is not None else float("inf")
 
     def session(self, account: AccountConfig) -> AccountSession:
         """The account's session for one round: clients and credentials kept across rounds, what
@@ -124,6 +142,7 @@ class Listener:
         stop = stop or threading.Event()
         seen: set[str] = set()
         while not stop.is_set():
+            self.refresh_accounts()
             limit = None if max_messages is None else max_messages - self.report.received
             if limit is not None and limit <= 0:
                 break
@@ -149,6 +168,33 @@ class Listener:
         self.flush(force=True)
         self.write_status()
         return self.report
+
+    def refresh_accounts(self) -> None:
+        """With ``organization:``, every ``ACCOUNTS_REFRESH_SECONDS``: the accounts of the last
+        discovery a sync saved, or (handing to the workers, where no sync runs beside the
+        listener) a discovery of its own, saved for the other commands. A failure keeps the
+        accounts in hand."""
+        if time.monotonic() < self._accounts_due:
+            return
+        self._accounts_due = time.monotonic() + ACCOUNTS_REFRESH_SECONDS
+        from gitmonkey.config import ConfigError, load_config, save_known_accounts, with_known_accounts
+        from gitmonkey.organization import OrganizationDiscoveryError, with_discovered_accounts
+
+        try:
+            fresh = load_config(self.config.path)
+            if self.handoff is not None:
+                accounts = with_discovered_accounts(fresh).accounts
+                save_known_accounts(fresh, accounts)
+            else:
+                accounts = with_known_accounts(fresh).accounts
+        except (ConfigError, OrganizationDiscoveryError, OSError) as exc:
+            self._error(f"the organization's accounts could not be refreshed, keeping "
+                        f"{len(self.config.accounts)}: {exc}")
+            return
+        added = {a.id for a in accounts} - {a.id for a in self.config.accounts}
+        if added:
+            self.say(f"{len(added)} account(s) of the organization taken in: {', '.join(sorted(added))}")
+        self.config = dataclasses.replace(self.config, accounts=accounts)
 
     def handle(self, messages: Sequence[Message]) -> None:
         """Sort, record and acknowledge one received batch (plus any slice re-read now due)."""
@@ -208,6 +254,9 @@ class Listener:
         counts = {i: m.receive_count for i, m in messages.items()}
         done: set[str] = set()
         retry: dict[str, str] = {}
+        if self.handoff is not None:
+            done, retry = self._hand_over(changes, accounts)
+            changes = []
         for name, reads in sorted(reads_of(changes).items()):
             outcome = record_account(
                 self.config, accounts[name], reads, self.technologies,
@@ -226,6 +275,30 @@ class Listener:
         self.report.recorded += len(done)
         elapsed = time.monotonic() - received_at
         self.report.latencies += [elapsed] * len(done)
+
+    def _hand_over(self, changes: list[Change], accounts: dict[str, AccountConfig]
+                   ) -> tuple[set[str], dict[str, str]]:
+        """One ``record_events`` task per account; the messages handed over, and those to retry."""
+        assert self.handoff is not None
+        by_account: dict[str, list[Change]] = {}
+        for change in changes:
+            by_account.setdefault(change.account, []).append(change)
+        done: set[str] = set()
+        retry: dict[str, str] = {}
+        for name, mine in sorted(by_account.items()):
+            ids = {c.message_id for c in mine}
+            try:
+                self.handoff.send(accounts[name], mine)
+            except Exception as exc:
+                why = f"handing {name}'s events to the workers failed: {type(exc).__name__}: {exc}"
+                self._error(why)
+                retry.update(dict.fromkeys(ids, why))
+                continue
+            self.report.tasks += 1
+            done |= ids
+        if self.report.tasks:
+            self.say(f"{len(done)} event message(s) handed to the workers in {len(by_account)} task(s)")
+        return done, retry
 
     def _account_done(self, outcome: AccountOutcome) -> None:
         self.report.commits += len(outcome.commits)

@@ -1,0 +1,55 @@
+"""`gitmonkey listen` handing its work to the workers (``events.record_on: workers``).
+
+Each account's changes of a received batch become one ``gitmonkey.record_events`` task, sent with
+``MessageGroupId = account id`` (the group of the account's scheduled ``sync_account`` tasks, so
+the two never run at once) and a ``MessageDeduplicationId`` made from the event messages it
+carries: a listener killed after sending and before deleting its event messages receives them
+again and sends the same task, which SQS drops within its 5-minute deduplication window (after
+it, the task runs twice and the second re-read finds nothing new: still no duplicate commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gitmonkey.config import AccountConfig, Config, ConfigError
+from gitmonkey.distributed.settings import WorkerSettings, worker_settings
+from gitmonkey.distributed.tasks import EVENTS_TASK_NAME
+from gitmonkey.distributed.worker_events import changes_payload
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from gitmonkey.listen.messages import Change
+
+
+def events_deduplication_id(account_id: str, changes: Sequence[Change]) -> str:
+    """``events-<account id>-<digest of the event messages>`` (at most 128 characters, as SQS wants)."""
+    messages = "\n".join(sorted({c.message_id for c in changes}))
+    return f"events-{account_id}-{hashlib.sha256(messages.encode()).hexdigest()[:40]}"
+
+
+class EventsHandoff:
+    """Sends changes to the workers' queue; built once per listener (it holds the broker connection)."""
+
+    def __init__(self, config: Config, *, app: Celery | None = None,
+                 settings: WorkerSettings | None = None) -> None:
+        from gitmonkey.distributed.app import make_app
+
+        try:
+            self.settings = settings or worker_settings(config)
+        except ConfigError as exc:
+            raise ConfigError(f"events.record_on is workers, but the workers: section cannot be used: {exc}"
+                              ) from exc
+        self.app = app or make_app(config, self.settings)
+
+    def send(self, account: AccountConfig, changes: Sequence[Change]) -> str:
+        """Enqueue one ``record_events`` task for ``changes`` (all of ``account``); its task id.
+        Raises the broker's error when it cannot be reached."""
+        dedup = events_deduplication_id(account.id, changes)
+        self.app.send_task(EVENTS_TASK_NAME, args=[account.id, changes_payload(changes)], task_id=dedup,
+                           queue=self.settings.queue, MessageGroupId=account.id,
+                           MessageDeduplicationId=dedup)
+        return dedup
