@@ -483,6 +483,10 @@ def _explain(error: ValidationError) -> list[str]:
     """Turn one jsonschema error into messages a person can act on."""
     kind, value, schema = error.validator, error.instance, error.schema
     expected = schema.get("x-expected") if isinstance(schema, dict) else None
+    if isinstance(schema, dict) and schema.get("x-secret"):
+        # the value may hold a password: an error message goes to terminals and logs
+        shown = "a value not shown here (it may hold a secret)"
+        return [f"expected {expected}, got {shown}" if expected else f"{kind}: {shown}"]
     if kind == "additionalProperties" and isinstance(value, dict):
         known = sorted(schema.get("properties", {}))
         messages = []

@@ -258,3 +258,17 @@ def test_validation_cache_skips_jsonschema_only_for_the_config_that_validated(tm
     config.write_text("accounts:\n  - {name: prod, id: '12ab'}\n")
     with pytest.raises(ConfigError, match="12-digit"):
         load_config(config, validation_cache=cache)
+
+
+def test_a_value_that_may_hold_a_secret_is_named_but_never_repeated_in_an_error() -> None:
+    from gitmonkey.config import config_problems
+
+    channel = {"type": "webhook", "url": "hooks.slack.com/services/T0/B0/sekrit"}
+    problems = config_problems({
+        "accounts": [{"name": "prod", "id": "123456789012"}],
+        "notifications": {"channels": {"x": channel}, "recipients": [{"name": "a", "channel": "x"}]},
+    })
+    assert problems == [
+        "notifications.channels.x.url: expected an http(s) URL (a URL whose path holds a token belongs in "
+        "url_env or url_file), got a value not shown here (it may hold a secret)"
+    ]

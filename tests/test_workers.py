@@ -180,8 +180,13 @@ def test_settings_defaults_the_broker_from_the_environment_and_the_shared_key(tm
 def test_the_schema_refuses_a_broker_password_naming_the_key_without_repeating_it() -> None:
     base = {"accounts": [{"name": "prod", "id": ACCOUNT_ID}]}
     problems = config_problems({**base, "workers": {"broker_url": "redis://:hunter2@redis:6379/0"}})
-    assert len(problems) == 1 and "broker_url holds no password" in problems[0]
+    assert len(problems) == 1
+    assert problems[0].startswith("workers.broker_url: expected a broker URL without a password")
     assert "broker_url_env" in problems[0]
+    assert "hunter2" not in problems[0]
+    # Nor is a URL that is malformed as well repeated: it may hold a password all the same.
+    problems = config_problems({**base, "workers": {"broker_url": "hunter2:hunter2"}})
+    assert len(problems) == 1 and problems[0].startswith("workers.broker_url: expected a Celery broker URL")
     assert "hunter2" not in problems[0]
     problems = config_problems({**base, "workers": {
         "broker_url": "sqs://", "broker_url_env": "X", "queue": "a.b",

@@ -21,9 +21,9 @@ from gitmonkey.config import ConfigError, config_from_dict, config_problems
 from gitmonkey.distributed.handoff import EventsHandoff, events_deduplication_id
 from gitmonkey.distributed.worker_events import changes_payload, run_events
 from gitmonkey.distributed.worker_sync import WorkerError, run_account
+from gitmonkey.listen.health import health_lines
 from gitmonkey.listen.messages import Change, Principal
 from gitmonkey.listen.queue import EventQueue
-from gitmonkey.listen.health import health_lines
 from gitmonkey.listen.run import Listener, status_path
 from tests.helpers import git
 from tests.test_workers import (
