@@ -22,6 +22,7 @@ the 1-worker round's time per account: the sizing figure for accounts like these
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -173,6 +174,8 @@ def run() -> list[dict[str, Any]]:
     simulated_environment()  # fake credentials: the moto server's default account holds the queue
     from tests.helpers import free_port, moto_server
     from tests.slow_proxy import SlowProxy
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's line per request
 
     port = free_port()
     bench: _Bench | None = None

@@ -345,3 +345,30 @@ def test_a_long_running_listener_reads_shared_state_afresh_each_round(aws: None,
     listener.run(once=True)
     assert '"IsLogging": true' not in (world.repo / status).read_text()
     assert git(world.repo, "log", "-1", "--format=%an", "--", status) == "bob"
+
+
+def test_a_long_running_listener_takes_in_accounts_a_later_discovery_found(aws: None, tmp_path: Path) -> None:
+    """With ``organization:``, a local listener re-reads the accounts the last sync discovered
+    (``<repos_dir>/.gitmonkey-organization.json``) instead of keeping those it started with."""
+    from gitmonkey.config import AccountConfig, load_config, save_known_accounts
+
+    world = ListenWorld(tmp_path, ["iam.user"])
+    raw = {"repos_dir": "accounts", "technologies": ["iam.user"], "max_attempts": 1,
+           "organization": {"management": {"id": "999999999999"}}, "events": world.config.events}
+    path = tmp_path / "org.yaml"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    config = load_config(path)
+    listener = world.listener()
+    listener.config = config
+    listener._accounts_due = 0.0
+    event = cloudtrail_record("iam.amazonaws.com", "CreateUser", {"userName": "bob"})
+    world.publish(event)
+    first = listener.run(once=True)
+    assert first.skipped == {"not configured": 1} and first.errors == []
+
+    save_known_accounts(config, (AccountConfig("prod", ACCOUNT_ID, ("us-east-1",)),))
+    listener._accounts_due = 0.0  # as ACCOUNTS_REFRESH_SECONDS later
+    world.publish(cloudtrail_record("iam.amazonaws.com", "CreateUser", {"userName": "carol"}))
+    second = listener.run(once=True)  # the report adds up over the listener's runs
+    assert second.skipped == {"not configured": 1} and second.recorded == 1, "carol's event is taken"
+    assert [a.id for a in listener.config.accounts] == [ACCOUNT_ID]
