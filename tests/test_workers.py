@@ -539,3 +539,39 @@ def test_a_task_delivers_what_earlier_deliveries_left_in_any_of_the_workers_outb
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_status_shows_the_workers_queue_its_tasks_in_flight_and_its_dead_letter_queue(
+    aws: None, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from gitmonkey.cli import cli
+    from gitmonkey.distributed.health import workers_health, workers_lines
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    dead = sqs.create_queue(QueueName="gitmonkey-sync-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 3})
+    queue = sqs.create_queue(QueueName="gitmonkey-sync.fifo",
+                             Attributes={"FifoQueue": "true", "RedrivePolicy": redrive})["QueueUrl"]
+    for account in ("111111111111", "222222222222"):
+        sqs.send_message(QueueUrl=queue, MessageBody="{}", MessageGroupId=account,
+                         MessageDeduplicationId=f"{account}-r1")
+    sqs.send_message(QueueUrl=dead, MessageBody="{}", MessageGroupId="x", MessageDeduplicationId="x")
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1)  # a worker runs one task
+    config = worker_config(tmp_path, "w1", None, transport_options={"region": "us-east-1"})
+
+    health = workers_health(config)
+    assert health is not None
+    assert (health["queue"], health["waiting"], health["in_flight"], health["dead_letter"]["messages"]) == (
+        "gitmonkey-sync.fifo", 1, 1, 1)
+    assert workers_lines(health)[0].startswith("  DEAD-LETTER 1 tasks in ")
+    text = CliRunner().invoke(cli, ["status", "--config", str(config.path)]).output
+    assert "workers  sqs queue gitmonkey-sync.fifo" in text and "queue 1 waiting, 1 in flight" in text
+
+    redis = dataclasses.replace(config, workers={**config.workers, "broker_url": "redis://redis:6379/0"})
+    assert workers_lines(workers_health(redis)) == ["  the queue's depth is read from SQS brokers only"]
+    missing = dataclasses.replace(config, workers={**config.workers, "queue": "nope.fifo"})
+    assert "the queue cannot be read: QueueDoesNotExist" in workers_lines(workers_health(missing))[0]
+    assert workers_health(dataclasses.replace(config, workers=None)) is None

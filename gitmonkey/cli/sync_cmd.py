@@ -138,6 +138,13 @@ def status(config_path, accounts, output_format) -> None:
         click.echo(f"events  {health['queue_url']}")
         for line in health_lines(health):
             click.echo(line)
+    from gitmonkey.distributed.health import workers_health, workers_lines
+
+    workers = workers_health(config)
+    if workers is not None:
+        click.echo(f"workers  {workers.get('broker', '?')} queue {workers.get('queue')}")
+        for line in workers_lines(workers):
+            click.echo(line)
 
 
 @click.command()
