@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,9 @@ def test_the_deduplication_id_names_the_account_and_the_messages_whatever_their_
     assert dedup.startswith(f"events-{ACCOUNT_ID}-") and len(dedup) <= 128
 
 
-def test_record_on_is_checked_and_needs_a_workers_section(tmp_path: Path) -> None:
+def test_record_on_is_checked_and_needs_a_workers_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     problems = config_problems({"accounts": [{"name": "prod", "id": ACCOUNT_ID}],
                                 "events": {"queue_url": "https://sqs.us-east-1.amazonaws.com/1/q",
                                            "record_on": "celery"}})
@@ -185,6 +188,12 @@ def test_record_on_is_checked_and_needs_a_workers_section(tmp_path: Path) -> Non
     config = config_from_dict(raw, tmp_path / "gitmonkey.yaml")
     with pytest.raises(ConfigError, match=r"events\.record_on is workers.*workers: set broker_url"):
         Listener(config)
+    with_workers = dataclasses.replace(config, workers={"broker_url": "memory://"})
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "celery", None)  # not installed
+        with pytest.raises(ConfigError, match=r"Celery is not installed here.*gitmonkey\[workers\]"):
+            Listener(with_workers)
+    assert Listener(with_workers).handoff is not None
 
 
 class Producer:

@@ -43,7 +43,11 @@ class EventsHandoff:
         except ConfigError as exc:
             raise ConfigError(f"events.record_on is workers, but the workers: section cannot be used: {exc}"
                               ) from exc
-        self.app = app or make_app(config, self.settings)
+        try:
+            self.app = app or make_app(config, self.settings)
+        except ImportError as exc:
+            raise ConfigError("events.record_on is workers, but Celery is not installed here: install the "
+                              f"workers extra (pip install 'gitmonkey[workers]'): {exc}") from exc
 
     def send(self, account: AccountConfig, changes: Sequence[Change]) -> str:
         """Enqueue one ``record_events`` task for ``changes`` (all of ``account``); its task id.
