@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from gitmonkey.config import ConfigError, config_from_dict, config_problems
-from gitmonkey.distributed.handoff import EventsHandoff, events_deduplication_id
+from gitmonkey.distributed.handoff import EventsHandoff, events_deduplication_id, task_chunks
 from gitmonkey.distributed.worker_events import changes_payload, run_events
 from gitmonkey.distributed.worker_sync import WorkerError, run_account
 from gitmonkey.listen.health import health_lines
@@ -174,6 +174,19 @@ def test_the_deduplication_id_names_the_account_and_the_messages_whatever_their_
     assert dedup == events_deduplication_id(ACCOUNT_ID, list(reversed(one)))
     assert dedup != events_deduplication_id(ACCOUNT_ID, one[:1])
     assert dedup.startswith(f"events-{ACCOUNT_ID}-") and len(dedup) <= 128
+
+
+def test_a_batch_call_of_hundreds_of_items_is_split_into_tasks_that_fit_a_message() -> None:
+    launch = [change(f"i-{n:04d}", "RunInstances", "m-run") for n in range(250)]
+    small = [change("bob", message="m-1"), change("carol", message="m-2")]
+    chunks = task_chunks(small + launch)
+    assert [len(c) for c in chunks] == [100, 100, 52]
+    assert [c for chunk in chunks for c in chunk] == small + launch
+    ids = {events_deduplication_id(ACCOUNT_ID, c) for c in chunks}
+    assert len(ids) == 3, "the parts of one message are three tasks, none dropped as a duplicate"
+    size = len(json.dumps(changes_payload(chunks[0])).encode())
+    assert size * 4 / 3 < 200_000, size  # base64 by Celery's SQS transport, under SQS's 256 KB
+    assert task_chunks(small) == [small]
 
 
 def test_record_on_is_checked_and_needs_a_workers_section(

@@ -25,10 +25,24 @@ if TYPE_CHECKING:
     from gitmonkey.listen.messages import Change
 
 
+MAX_CHANGES_PER_TASK = 100
+"""A task carries at most this many changes (a RunInstances of hundreds of instances is split):
+well under SQS's 256 KB per message once Celery has wrapped and base64-encoded the arguments."""
+
+
 def events_deduplication_id(account_id: str, changes: Sequence[Change]) -> str:
-    """``events-<account id>-<digest of the event messages>`` (at most 128 characters, as SQS wants)."""
-    messages = "\n".join(sorted({c.message_id for c in changes}))
-    return f"events-{account_id}-{hashlib.sha256(messages.encode()).hexdigest()[:40]}"
+    """``events-<account id>-<digest of the changes' messages and items>`` (at most 128 characters,
+    as SQS wants): the same for the same changes, whatever their order."""
+    lines = sorted({f"{c.message_id}\0{c.region}\0{c.technology}\0{c.item_id}" for c in changes})
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:40]
+    return f"events-{account_id}-{digest}"
+
+
+def task_chunks(changes: Sequence[Change]) -> list[list[Change]]:
+    """``changes`` in tasks of at most ``MAX_CHANGES_PER_TASK`` (a message's changes may span two:
+    its message is done once every task is sent)."""
+    return [list(changes[start:start + MAX_CHANGES_PER_TASK])
+            for start in range(0, len(changes), MAX_CHANGES_PER_TASK)]
 
 
 class EventsHandoff:
@@ -49,11 +63,16 @@ class EventsHandoff:
             raise ConfigError("events.record_on is workers, but Celery is not installed here: install the "
                               f"workers extra (pip install 'gitmonkey[workers]'): {exc}") from exc
 
-    def send(self, account: AccountConfig, changes: Sequence[Change]) -> str:
-        """Enqueue one ``record_events`` task for ``changes`` (all of ``account``); its task id.
-        Raises the broker's error when it cannot be reached."""
-        dedup = events_deduplication_id(account.id, changes)
-        self.app.send_task(EVENTS_TASK_NAME, args=[account.id, changes_payload(changes)], task_id=dedup,
-                           queue=self.settings.queue, MessageGroupId=account.id,
-                           MessageDeduplicationId=dedup)
-        return dedup
+    def send(self, account: AccountConfig, changes: Sequence[Change]) -> list[str]:
+        """Enqueue ``record_events`` tasks for ``changes`` (all of ``account``: usually one task,
+        see ``task_chunks``); their task ids. Raises the broker's error when it cannot be reached
+        (tasks sent before it are sent again with the next attempt, and SQS drops them as
+        duplicates)."""
+        sent = []
+        for chunk in task_chunks(changes):
+            dedup = events_deduplication_id(account.id, chunk)
+            self.app.send_task(EVENTS_TASK_NAME, args=[account.id, changes_payload(chunk)], task_id=dedup,
+                               queue=self.settings.queue, MessageGroupId=account.id,
+                               MessageDeduplicationId=dedup)
+            sent.append(dedup)
+        return sent

@@ -288,16 +288,16 @@ class Listener:
         for name, mine in sorted(by_account.items()):
             ids = {c.message_id for c in mine}
             try:
-                self.handoff.send(accounts[name], mine)
+                tasks = self.handoff.send(accounts[name], mine)
             except Exception as exc:
                 why = f"handing {name}'s events to the workers failed: {type(exc).__name__}: {exc}"
                 self._error(why)
                 retry.update(dict.fromkeys(ids, why))
                 continue
-            self.report.tasks += 1
+            self.report.tasks += len(tasks)
             done |= ids
-        if self.report.tasks:
-            self.say(f"{len(done)} event message(s) handed to the workers in {len(by_account)} task(s)")
+        if done:
+            self.say(f"{len(done)} event message(s) handed to the workers")
         return done, retry
 
     def _account_done(self, outcome: AccountOutcome) -> None:
