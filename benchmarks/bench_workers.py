@@ -17,6 +17,10 @@ tasks' own time (``run_account``), per task: receiving and deleting the message,
 dispatch to the pool process, reading the config. ``first_task_latency_s`` is the time from the
 enqueue to the first task's start with an idle worker. ``accounts_per_worker_hour`` is 3600 over
 the 1-worker round's time per account: the sizing figure for accounts like these.
+
+Figure ``workers_events``: with the 1-worker set running, ``EVENTS`` security-group events handed over
+by `gitmonkey listen` (``events.record_on: workers``), one at a time: event-to-commit-on-the-remote
+latency, against that worker's sync of one account, and AWS calls per event task.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ QUEUE = "gitmonkey-bench.fifo"
 VISIBILITY = 600
 POLL_SECONDS = 1
 ROUND_TIMEOUT = 180.0
+EVENTS = 16
 NOTE = (f"every AWS call waits {LATENCY_S}s in a proxy (the round trip to AWS); the broker is moto's SQS "
         "on 127.0.0.1 without added latency (real SQS adds ~10-30 ms per call); worker processes share "
         f"{os.cpu_count()} cores with moto")
@@ -134,15 +139,7 @@ class _Bench:
         self.procs = []
 
     def records(self, round_id: str) -> list[dict[str, Any]]:
-        found = []
-        for log in self.logs:
-            for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-                at = line.find("gitmonkey-task {")
-                if at >= 0:
-                    record = json.loads(line[at + len("gitmonkey-task "):])
-                    if record.get("round") == round_id:
-                        found.append(record)
-        return found
+        return [r for log in self.logs for r in _task_lines(log) if r.get("round") == round_id]
 
     def round(self, config: Path, when: datetime) -> dict[str, float]:
         from gitmonkey.config import load_config
@@ -166,6 +163,72 @@ class _Bench:
         starts = [r["at"] for r in records if r["event"] == "start"]
         return {"wall": max(r["at"] for r in done) - enqueued, "tasks": sum(r["seconds"] for r in done),
                 "first_start": min(starts) - enqueued, "api_calls": sum(r["api_calls"] for r in done)}
+
+
+def _events_figure(bench: _Bench, config: Path, endpoint: str, account_ids: list[str]) -> dict[str, Any]:
+    """``EVENTS`` CloudTrail events, one at a time, through a listener handing them to the running
+    worker (``events.record_on: workers``): seconds from the event's message being sent to its
+    commit being on the account's remote, and the event task's AWS calls."""
+    from gitmonkey.config import load_config
+    from gitmonkey.listen.run import Listener
+    from tests.listen_world import cloudtrail_record
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    url = sqs.create_queue(QueueName="gitmonkey-bench-events")["QueueUrl"]
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["repos_dir"] = "listener"
+    raw["events"] = {"queue_url": url, "endpoint_url": endpoint, "region": "us-east-1", "wait_seconds": 0,
+                     "slice_debounce_seconds": 0, "record_on": "workers"}
+    path = bench.root / "listener.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    listener = Listener(load_config(path))
+    groups = {}
+    for account_id in account_ids:
+        ec2 = _account_client("ec2", endpoint, account_id)
+        found = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["sg-0"]}])
+        groups[account_id] = (ec2, found["SecurityGroups"][0]["GroupId"])
+    latencies = []
+    for n in range(EVENTS):
+        account_id = account_ids[n % len(account_ids)]
+        ec2, group_id = groups[account_id]
+        remote = bench.root / "remotes" / f"{account_id}.git"
+        before = _git_out(remote, "rev-parse", "main").strip()
+        permission = {"IpProtocol": "tcp", "FromPort": 1000 + n, "ToPort": 1000 + n,
+                      "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[permission])
+        record = cloudtrail_record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress",
+                                   {"groupId": group_id}, account=account_id)
+        sent = time.monotonic()
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
+            "version": "0", "id": f"bench-{n}", "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.ec2", "account": account_id, "time": record["eventTime"], "region": "us-east-1",
+            "resources": [], "detail": record}))
+        listener.run(once=True)
+        deadline = time.monotonic() + ROUND_TIMEOUT
+        subject = f"ec2.security_group us-east-1 {group_id}"
+        while subject not in _git_out(remote, "log", "--format=%s", f"{before}..main"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"event {n}: no commit on {remote}")
+            time.sleep(0.02)
+        latencies.append(time.monotonic() - sent)
+    tasks = [r for log in bench.logs for r in _task_lines(log)
+             if r.get("task") == "events" and r["event"] == "done"]
+    latencies.sort()
+    return {"p50": latencies[len(latencies) // 2], "p95": latencies[int(len(latencies) * 0.95) - 1],
+            "calls": sum(r["api_calls"] for r in tasks) / max(1, len(tasks)), "tasks": len(tasks)}
+
+
+def _git_out(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _task_lines(log: Path) -> list[dict[str, Any]]:
+    found = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        at = line.find("gitmonkey-task {")
+        if at >= 0:
+            found.append(json.loads(line[at + len("gitmonkey-task "):]))
+    return found
 
 
 def run() -> list[dict[str, Any]]:
@@ -199,6 +262,8 @@ def run() -> list[dict[str, Any]]:
                         _account_client("iam", endpoint, account_id).create_user(UserName=f"new-{count}-{n}")
                     clock += timedelta(hours=1)
                     runs.append(bench.round(config, clock))
+                if count == 1:
+                    events = _events_figure(bench, config, endpoint, account_ids)
                 bench.stop_workers()
                 results[count] = min(runs, key=lambda r: r["wall"])
         except BaseException:
@@ -227,4 +292,21 @@ def run() -> list[dict[str, Any]]:
         "latency_per_call_s": LATENCY_S,
         "note": NOTE,
         "target": "ratios ≈ 1/workers while workers ≤ accounts (network-bound syncs)",
+    }, {
+        "name": "workers_events",
+        "events": EVENTS,
+        "event_tasks": events["tasks"],
+        "event_to_remote_commit_p50_s": round(events["p50"], 3),
+        "event_to_remote_commit_p95_s": round(events["p95"], 3),
+        "ratio_p50_to_account_sync": round(events["p50"] / (one["tasks"] / ACCOUNTS), 3),
+        "api_calls_per_event_task": round(events["calls"], 1),
+        "api_calls_per_account_sync": round(one["api_calls"] / ACCOUNTS, 1),
+        "latency_per_call_s": LATENCY_S,
+        "note": "one AuthorizeSecurityGroupIngress event at a time: `gitmonkey listen` (record_on: workers) "
+                "receives it, hands it to one worker as a record_events task, which aligns the clone, reads "
+                "the group, commits, audits and pushes; timed from the event's message being sent to the "
+                "commit on the remote; ratio to the same worker's sync of one whole account (the other way "
+                "to learn of the change). These accounts are tiny (12 calls per sync): the event's cost is "
+                "about fixed (git fetch, commit, audit, push), a sync's grows with the account",
+        "target": "ratio < 1 and calls per event ≪ calls per sync",
     }]
