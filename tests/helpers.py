@@ -76,14 +76,21 @@ def free_port() -> int:
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
     """A moto server (``ThreadedMotoServer``) on 127.0.0.1 at ``port`` (default: a free one) for the
-    duration of the block; yields its endpoint URL, ``http://127.0.0.1:<port>``."""
+    duration of the block; yields its endpoint URL, ``http://127.0.0.1:<port>``.
+
+    The server starts empty: moto's state is the process's, so what an earlier server (or test) of
+    this pytest worker created would otherwise still be there."""
+    import urllib.request
+
     from moto.server import ThreadedMotoServer
 
     port = free_port() if port is None else port
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        endpoint = f"http://127.0.0.1:{port}"
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+        yield endpoint
     finally:
         server.stop()
 
