@@ -56,7 +56,7 @@ def workers_health(config: Config, *, client: Any = None) -> dict[str, Any] | No
     try:
         client = client or sqs_client(settings)
         url = client.get_queue_url(QueueName=name)["QueueUrl"]
-        depth = EventQueue({"queue_url": url, "region": "-"}, client=client).depth()
+        depth = EventQueue({"queue_url": url}, client=client).depth()
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
         return result

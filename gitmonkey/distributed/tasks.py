@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gitmonkey.distributed.worker_events import run_events
@@ -53,46 +54,39 @@ def _deliver_left_overs(config: Config) -> None:
         log.info("notifications still pending (retried after the next task): %s", left)
 
 
-def sync_account(account_id: str, round_id: str) -> dict[str, Any]:
-    """Sync and push one account (``worker_sync.run_account``); raises when it was not pushed."""
+def _run_logged(task: str, fields: dict[str, Any], work: Callable[[Config], Any], **start: Any
+                ) -> dict[str, Any]:
+    """Log the start (``fields`` and ``start``), run ``work`` on the worker's configuration, log
+    ``done`` with its outcome (or ``failed``, and raise); then deliver what the worker's outboxes
+    hold."""
     from gitmonkey.config import load_config
 
-    _record("start", task="sync", account_id=account_id, round=round_id)
+    _record("start", task=task, **fields, **start)
     config = None
     try:
         config = load_config(None)
-        outcome = run_account(config, account_id, round_id)
+        result = work(config).to_dict()
     except Exception as exc:
-        _record("failed", task="sync", account_id=account_id, round=round_id,
-                error=f"{type(exc).__name__}: {exc}")
+        _record("failed", task=task, **fields, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
         if config is not None:
             _deliver_left_overs(config)
-    result = outcome.to_dict()
-    _record("done", task="sync", **{k: v for k, v in result.items() if k != "round"}, round=round_id)
+    _record("done", task=task, **{**result, **fields})
     return result
+
+
+def sync_account(account_id: str, round_id: str) -> dict[str, Any]:
+    """Sync and push one account (``worker_sync.run_account``); raises when it was not pushed."""
+    return _run_logged("sync", {"account_id": account_id, "round": round_id},
+                       lambda config: run_account(config, account_id, round_id))
 
 
 def record_events(account_id: str, changes: list[dict[str, Any]]) -> dict[str, Any]:
     """Record one account's changes from events (``worker_events.run_events``); raises when the
     recording was not pushed."""
-    from gitmonkey.config import load_config
-
-    _record("start", task="events", account_id=account_id, changes=len(changes))
-    config = None
-    try:
-        config = load_config(None)
-        outcome = run_events(config, account_id, changes)
-    except Exception as exc:
-        _record("failed", task="events", account_id=account_id, error=f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        if config is not None:
-            _deliver_left_overs(config)
-    result = outcome.to_dict()
-    _record("done", task="events", **result)
-    return result
+    return _run_logged("events", {"account_id": account_id},
+                       lambda config: run_events(config, account_id, changes), changes=len(changes))
 
 
 def register(app: Celery) -> None:

@@ -32,9 +32,9 @@ from gitmonkey.store.state import EphemeralStore, SyncState, secret_key
 
 log = logging.getLogger(__name__)
 
-# The same guard as a sync's: a slice re-read that would delete most of a large slice is refused.
 DEFAULT_CREATE_RETRIES = 3
 """Deliveries of an event whose item cannot be read yet before giving up (``events.create_retries``)."""
+# The same guard as a sync's: a slice re-read that would delete most of a large slice is refused.
 MASS_DELETE_MIN_ITEMS = 10
 MASS_DELETE_FRACTION = 0.5
 # An event of these calls may leave the item gone: its absence is the change, not a read too early.

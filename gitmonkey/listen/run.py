@@ -29,7 +29,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitmonkey.config import AccountConfig, Config
+from gitmonkey.config import (
+    AccountConfig,
+    Config,
+    ConfigError,
+    load_config,
+    save_known_accounts,
+    with_known_accounts,
+)
 from gitmonkey.listen.event_map import EventMap, load_event_map
 from gitmonkey.listen.messages import Change, read_batch
 from gitmonkey.listen.queue import EventQueue, Message
@@ -177,7 +184,6 @@ class Listener:
         if time.monotonic() < self._accounts_due:
             return
         self._accounts_due = time.monotonic() + ACCOUNTS_REFRESH_SECONDS
-        from gitmonkey.config import ConfigError, load_config, save_known_accounts, with_known_accounts
         from gitmonkey.organization import OrganizationDiscoveryError, with_discovered_accounts
 
         try:
@@ -251,21 +257,11 @@ class Listener:
         if not messages:
             return
         accounts = {a.name: a for a in self.config.accounts}
-        counts = {i: m.receive_count for i, m in messages.items()}
-        done: set[str] = set()
-        retry: dict[str, str] = {}
         if self.handoff is not None:
             done, retry = self._hand_over(changes, accounts)
-            changes = []
-        for name, reads in sorted(reads_of(changes).items()):
-            outcome = record_account(
-                self.config, accounts[name], reads, self.technologies,
-                session=self.session(accounts[name]), run_id=self.report.run_id,
-                receive_counts=counts, create_retries=self.create_retries, say=self.say,
-            )
-            self._account_done(outcome)
-            done |= outcome.done
-            retry.update(outcome.retry)
+        else:
+            counts = {i: m.receive_count for i, m in messages.items()}
+            done, retry = self._record_here(changes, accounts, counts)
         done -= set(retry)
         for message_id, why in retry.items():
             log.info("message %s kept for a retry: %s", message_id, why)
@@ -275,6 +271,23 @@ class Listener:
         self.report.recorded += len(done)
         elapsed = time.monotonic() - received_at
         self.report.latencies += [elapsed] * len(done)
+
+    def _record_here(self, changes: list[Change], accounts: dict[str, AccountConfig], counts: dict[str, int]
+                     ) -> tuple[set[str], dict[str, str]]:
+        """Record each account's changes in its repository on this machine; the messages done, and
+        those to retry."""
+        done: set[str] = set()
+        retry: dict[str, str] = {}
+        for name, reads in sorted(reads_of(changes).items()):
+            outcome = record_account(
+                self.config, accounts[name], reads, self.technologies,
+                session=self.session(accounts[name]), run_id=self.report.run_id,
+                receive_counts=counts, create_retries=self.create_retries, say=self.say,
+            )
+            self._account_done(outcome)
+            done |= outcome.done
+            retry.update(outcome.retry)
+        return done, retry
 
     def _hand_over(self, changes: list[Change], accounts: dict[str, AccountConfig]
                    ) -> tuple[set[str], dict[str, str]]:
